@@ -1,0 +1,69 @@
+"""codomyrmex-ci-cd: one backend-neutral pipeline model for GitHub Actions and GitLab CI.
+
+This module is the whole public API; everything else may change without notice.
+
+    >>> from codomyrmex.ci_cd_automation import create_pipeline, render
+    >>> p = create_pipeline("demo", [{"name": "test", "jobs": [
+    ...     {"name": "unit", "steps": [{"run": "pytest -q"}]}]}])
+    >>> sorted(render(p).files)
+    ['.github/workflows/demo.yml', '.gitlab-ci.yml']
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    CICDError,
+    DeploymentError,
+    MonitoringError,
+    NotBuiltError,
+    OptimizationError,
+    PipelineExecutionError,
+    PipelineValidationError,
+    ProviderError,
+    RateLimitError,
+    ReportGenerationError,
+    RollbackError,
+)
+from .model.diagnostics import Diagnostic
+from .model.loader import load_pipeline
+from .model.pipeline import Job, Pipeline, PipelineConfig, Stage
+from .pipelines import create_pipeline
+from .roadmap import (
+    generate_pipeline_reports,
+    handle_rollback,
+    manage_deployments,
+    monitor_pipeline_health,
+    optimize_pipeline_performance,
+    run_pipeline,
+)
+from .translators import Loss, Rendering, render
+
+__all__ = [
+    "CICDError",
+    "DeploymentError",
+    "Diagnostic",
+    "Job",
+    "Loss",
+    "MonitoringError",
+    "NotBuiltError",
+    "OptimizationError",
+    "Pipeline",
+    "PipelineConfig",
+    "PipelineExecutionError",
+    "PipelineValidationError",
+    "ProviderError",
+    "RateLimitError",
+    "Rendering",
+    "ReportGenerationError",
+    "RollbackError",
+    "Stage",
+    "create_pipeline",
+    "generate_pipeline_reports",
+    "handle_rollback",
+    "load_pipeline",
+    "manage_deployments",
+    "monitor_pipeline_health",
+    "optimize_pipeline_performance",
+    "render",
+    "run_pipeline",
+]

@@ -1,0 +1,105 @@
+"""Every exception the package raises, in one tree.
+
+Configuration problems are ``ValueError`` subclasses, so callers that follow the
+API specification (``ValueError`` for invalid configurations) catch them; everything
+that goes wrong while doing work is a ``CICDError``::
+
+    Exception
+    ├── ValueError
+    │   └── PipelineValidationError     (also a CICDError)
+    └── CICDError
+        ├── PipelineValidationError
+        ├── PipelineExecutionError
+        ├── DeploymentError
+        ├── RollbackError
+        ├── MonitoringError
+        ├── ReportGenerationError
+        ├── OptimizationError
+        ├── NotBuiltError               (also a RuntimeError)
+        └── ProviderError
+            └── RateLimitError
+
+The command line turns a ``PipelineValidationError`` into its diagnostic lines and exit
+code 2, any other ``CICDError`` into one line and exit code 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model.diagnostics import Diagnostic
+
+
+class CICDError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class PipelineValidationError(CICDError, ValueError):
+    """Raised when a pipeline file or ``create_pipeline`` data is invalid; holds the diagnostics."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class PipelineExecutionError(CICDError):
+    """Raised when a runner cannot go on (not when a job fails: a failed job is data)."""
+
+
+class DeploymentError(CICDError):
+    """Raised when a deployment cannot be started or tracked."""
+
+
+class RollbackError(CICDError):
+    """Raised when a rollback cannot be carried out."""
+
+
+class MonitoringError(CICDError):
+    """Raised when run health cannot be read from the store or a provider."""
+
+
+class ReportGenerationError(CICDError):
+    """Raised when a report cannot be produced."""
+
+
+class OptimizationError(CICDError):
+    """Raised when a pipeline cannot be analysed for speed-ups."""
+
+
+class NotBuiltError(CICDError, RuntimeError):
+    """Raised by a public function whose implementation has not landed yet; names the issue."""
+
+
+class ProviderError(CICDError):
+    """Raised when a provider API call fails; carries provider, status code and request id."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.status_code = status_code
+        self.request_id = request_id
+        super().__init__(message)
+
+
+class RateLimitError(ProviderError):
+    """Raised when a provider's rate limit is spent and waiting would exceed the allowed budget."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, provider=provider, status_code=status_code, request_id=request_id)

@@ -1,0 +1,1 @@
+"""The neutral pipeline model: pydantic classes, loading, validation, templates, graph."""

@@ -1,0 +1,69 @@
+"""Diagnostics: one positioned, rule-tagged message about a pipeline.
+
+A diagnostic is data: the loader, the pydantic adapter and the semantic rules all produce
+them, and only ``format`` decides how they read. With a source file and a position the line
+is ``FILE:LINE:COL: message [rule-id]`` (1-based, like compilers and actionlint); without a
+file (``create_pipeline`` from Python) the model path stands in for the position:
+``stages[1].jobs[0].needs[0]: message [rule-id]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """Render a model path the way users write it: ``stages[1].jobs[0].needs``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "<root>"
+
+
+@dataclass(frozen=True, order=False)
+class Diagnostic:
+    """One problem found in a pipeline, with where it is and which rule found it."""
+
+    message: str
+    rule: str
+    path: Path = ()
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    hints: tuple[str, ...] = field(default=())
+
+    def format(self) -> str:
+        """The one-line form printed by ``cicd validate``."""
+        text = self.message
+        for hint in self.hints:
+            text += f"; {hint}"
+        return f"{self.location()}: {text} [{self.rule}]"
+
+    def location(self) -> str:
+        if self.file is not None and self.line is not None:
+            return f"{self.file}:{self.line}:{self.column or 1}"
+        if self.file is not None:
+            where = format_path(self.path) if self.path else ""
+            return f"{self.file}: {where}" if where else self.file
+        return format_path(self.path)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (
+            self.file or "",
+            self.line or 0,
+            self.column or 0,
+            format_path(self.path),
+            self.rule,
+        )
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sort by position and drop exact repeats, so output is deterministic."""
+    unique = {(d.sort_key(), d.message): d for d in diagnostics}
+    return [unique[k] for k in sorted(unique)]

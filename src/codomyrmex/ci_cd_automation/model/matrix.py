@@ -1,0 +1,52 @@
+"""Matrix expansion with GitHub's ``include``/``exclude`` semantics.
+
+The neutral matrix means what a GitHub ``strategy.matrix`` means, because that is the
+richest of the three and the other targets can be derived from it:
+
+1. the cross product of the axes, in axis order then value order;
+2. minus every combination that matches an ``exclude`` entry (all of its keys equal);
+3. then each ``include`` entry is added to every combination it fits (it fits when it does
+   not change any value of an original axis; keys it adds may be overwritten by later
+   includes), and becomes a combination of its own when it fits none.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .pipeline import Matrix, Scalar
+
+Combination = dict[str, Scalar]
+
+
+def expand_matrix(matrix: Matrix) -> list[Combination]:
+    """The job instances a matrix stands for, each as axis -> value."""
+    axes = matrix.axes
+    names = list(axes)
+    combos: list[Combination] = (
+        [dict(zip(names, values, strict=True)) for values in itertools.product(*axes.values())]
+        if names
+        else []
+    )
+    combos = [c for c in combos if not any(_matches(c, ex) for ex in matrix.exclude)]
+    originals = [dict(c) for c in combos]
+    extra: list[Combination] = []
+    for entry in matrix.include:
+        fitted = False
+        for original, combo in zip(originals, combos, strict=True):
+            if all(original.get(k, v) == v for k, v in entry.items() if k in axes):
+                combo.update(entry)
+                fitted = True
+        if not fitted:
+            extra.append(dict(entry))
+    return combos + extra
+
+
+def _matches(combo: Combination, pattern: dict[str, Any]) -> bool:
+    return all(combo.get(k) == v for k, v in pattern.items())
+
+
+def is_plain(matrix: Matrix) -> bool:
+    """True when the matrix is a bare cross product (no include, no exclude)."""
+    return not matrix.include and not matrix.exclude

@@ -1,0 +1,133 @@
+"""Neutral templates: ``${{ ctx.name }}`` references and the ``hash(glob)`` function.
+
+The neutral language is deliberately small: a template is either a dotted reference into
+one of the known contexts or a call of ``hash`` with quoted globs. Anything richer
+(operators, other functions) is provider expression language and belongs in an escape
+hatch. Keeping it small is what lets every translator map every template exactly, and
+lets the GitHub translator move every template out of shell scripts into ``env:``.
+
+Contexts and the shape of their references:
+
+* ``matrix.<axis>``, ``vars.<name>``, ``secrets.<name>``, ``inputs.<name>``, ``env.<name>``
+* ``ci.<fact>`` with the facts in ``CI_FACTS``
+* ``needs.<job>.outputs.<name>`` and ``steps.<id>.outputs.<name>``
+* ``hash('glob', ...)``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CONTEXTS = ("matrix", "vars", "secrets", "inputs", "env", "ci", "needs", "steps")
+CI_FACTS = (
+    "sha",
+    "ref",
+    "branch",
+    "event",
+    "run_id",
+    "job",
+    "pipeline",
+    "environment",
+    "workspace",
+)
+
+TEMPLATE_RE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+_IDENT = r"[A-Za-z_][A-Za-z0-9_-]*"
+_REF_RE = re.compile(rf"^({_IDENT})((?:\.{_IDENT})+)$")
+_HASH_RE = re.compile(r"^hash\((.*)\)$", re.DOTALL)
+_QUOTED_RE = re.compile(r"\s*'([^']*)'\s*(,|$)")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A dotted reference such as ``needs.build.outputs.version``."""
+
+    context: str
+    parts: tuple[str, ...]
+
+    def dotted(self) -> str:
+        return ".".join((self.context, *self.parts))
+
+
+@dataclass(frozen=True)
+class HashCall:
+    """``hash('a', 'b')``: a digest of the files matching the globs."""
+
+    globs: tuple[str, ...]
+
+
+Expr = Ref | HashCall
+
+
+class TemplateSyntaxError(ValueError):
+    """A ``${{ }}`` that is not a reference or a ``hash()`` call; ``offset`` is in the string."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        self.offset = offset
+        super().__init__(message)
+
+
+def parse_expression(text: str, offset: int = 0) -> Expr:
+    """Parse the inside of one ``${{ }}``."""
+    body = text.strip()
+    match = _HASH_RE.match(body)
+    if match:
+        globs = _parse_quoted_list(match.group(1), offset)
+        if not globs:
+            raise TemplateSyntaxError("hash() needs at least one quoted glob", offset)
+        return HashCall(tuple(globs))
+    match = _REF_RE.match(body)
+    if not match:
+        raise TemplateSyntaxError(
+            f"template {body!r} is not a reference like 'matrix.python' or a hash('glob') call",
+            offset,
+        )
+    context = match.group(1)
+    parts = tuple(match.group(2)[1:].split("."))
+    return Ref(context, parts)
+
+
+def _parse_quoted_list(text: str, offset: int) -> list[str]:
+    items: list[str] = []
+    pos = 0
+    rest = text.strip()
+    while rest[pos:].strip():
+        match = _QUOTED_RE.match(rest, pos)
+        if not match:
+            raise TemplateSyntaxError(
+                "hash() takes single-quoted globs separated by commas", offset
+            )
+        items.append(match.group(1))
+        pos = match.end()
+    return items
+
+
+def split_template(text: str) -> list[str | Expr]:
+    """Split a string into literal text and parsed expressions, in order."""
+    out: list[str | Expr] = []
+    pos = 0
+    for match in TEMPLATE_RE.finditer(text):
+        if match.start() > pos:
+            out.append(text[pos : match.start()])
+        out.append(parse_expression(match.group(1), match.start()))
+        pos = match.end()
+    if pos < len(text):
+        out.append(text[pos:])
+    if "${{" in text and not any(not isinstance(p, str) for p in out):
+        raise TemplateSyntaxError("unclosed '${{': templates end with '}}'", text.index("${{"))
+    for part in out:
+        if isinstance(part, str) and "${{" in part:
+            raise TemplateSyntaxError("unclosed '${{': templates end with '}}'", text.index("${{"))
+    return out
+
+
+def has_template(text: str) -> bool:
+    return "${{" in text
+
+
+def expressions(text: str) -> list[Expr]:
+    """The expressions used in ``text`` (empty when it has none)."""
+    if "${{" not in text:
+        return []
+    return [p for p in split_template(text) if not isinstance(p, str)]

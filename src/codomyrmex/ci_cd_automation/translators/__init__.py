@@ -1,0 +1,39 @@
+"""Translators between the neutral model and the providers' native YAML.
+
+``render`` is the one entry point: it picks the target translators and returns the files
+and fidelity losses of all of them, files keyed by their path relative to the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Literal
+
+from ..model.pipeline import Pipeline
+from .fidelity import Loss, Rendering
+from .github import render_github
+from .gitlab import render_gitlab
+
+Target = Literal["github", "gitlab", "all"]
+TARGETS: tuple[str, ...] = ("github", "gitlab")
+
+
+def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
+    """Generate the native files of ``pipeline`` for ``target`` (github, gitlab or all).
+
+    Raises:
+        ValueError: when ``target`` is not one of the three.
+    """
+    if target not in (*TARGETS, "all"):
+        raise ValueError(f'unknown target "{target}": use github, gitlab or all')
+    source = pipeline.source
+    name = PurePath(source.file).name if source else None
+    result = Rendering()
+    if target in ("github", "all"):
+        result = result.merged(render_github(pipeline, name))
+    if target in ("gitlab", "all"):
+        result = result.merged(render_gitlab(pipeline, name))
+    return result
+
+
+__all__ = ["TARGETS", "Loss", "Rendering", "Target", "render"]

@@ -1,0 +1,58 @@
+"""The fidelity report: what a translation could not carry over exactly.
+
+Every translator returns, beside its files, one ``Loss`` per construct that had no exact
+equivalent on its target: where it is in the neutral pipeline, what the target lacks, and
+what was generated instead. A loss is never an error: the output is still valid for the
+target; the report is how a user learns what behaves differently there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model.diagnostics import Path, format_path
+from ..model.source import SourceMap
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One construct that did not carry over exactly to ``target``."""
+
+    target: str
+    path: Path
+    message: str
+    rule: str
+
+    def format(self, source: SourceMap | None = None) -> str:
+        """``FILE:LINE:COL: target: path: message [rule]`` (position when known)."""
+        where = format_path(self.path)
+        prefix = ""
+        if source is not None:
+            pos = source.position(self.path)
+            prefix = f"{source.file}:{pos[0]}:{pos[1]}: " if pos else f"{source.file}: "
+        return f"{prefix}{self.target}: {where}: {self.message} [{self.rule}]"
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """Generated files (relative path -> text) and the losses of the translation."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    losses: tuple[Loss, ...] = ()
+
+    def merged(self, other: Rendering) -> Rendering:
+        return Rendering({**self.files, **other.files}, self.losses + other.losses)
+
+
+class LossLog:
+    """Collects losses while a translator walks a pipeline, without duplicates."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._items: dict[tuple[Path, str], Loss] = {}
+
+    def add(self, path: Path, message: str, rule: str) -> None:
+        self._items.setdefault((path, rule), Loss(self.target, path, message, rule))
+
+    def items(self) -> tuple[Loss, ...]:
+        return tuple(self._items.values())

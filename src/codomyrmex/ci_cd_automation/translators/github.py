@@ -1,0 +1,658 @@
+"""Neutral pipeline -> GitHub Actions workflow (``.github/workflows/<name>.yml``).
+
+Invariants of every generated workflow, each enforced in this module:
+
+* No template is ever written into a ``run:`` script. ``shell.rewrite_script`` turns each
+  into ``${VAR}`` and the value reaches the step through ``env:`` (GitHub evaluates
+  ``${{ }}`` before the shell runs, so inlining would allow script injection).
+* Secrets appear only as ``${{ secrets.X }}`` in the ``env:`` of a job that declares them
+  or of the one step that uses them.
+* Every action is pinned to a full commit SHA from ``pins.py``, checkout does not persist
+  credentials, and the workflow sets the pipeline's least-privilege ``permissions``.
+* Job status semantics are explicit: GitHub prepends ``success()`` to any ``if:`` without a
+  status function and ``failure()`` looks at every ancestor, which would let an allowed
+  failure trigger ``on_failure`` jobs; so such jobs get ``!cancelled()`` plus
+  ``needs.<job>.result`` tests on the jobs that count.
+* Matrix axes are exported as environment variables of the job, as GitLab does for
+  ``parallel:matrix``, so scripts read ``$python`` on both providers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..model.graph import (
+    ResolvedJob,
+    direct_needs,
+    has_artifacts,
+    needs_for,
+    resolve_jobs,
+)
+from ..model.pipeline import Cache as CacheSpec
+from ..model.pipeline import (
+    CacheStep,
+    CheckoutStep,
+    DownloadArtifactStep,
+    EnvironmentSpec,
+    Pipeline,
+    RunStep,
+    Scalar,
+    SetupStep,
+    UploadArtifactStep,
+    UsesStep,
+    When,
+    duration_seconds,
+    scalar_text,
+)
+from ..model.templates import Expr, HashCall, Ref, split_template
+from . import pins
+from .fidelity import LossLog, Rendering
+from .shell import pack_artifacts, retry_loop, rewrite_script, script_var, unpack_artifacts
+from .yamlout import Commented, dump_yaml, generated_header
+
+TARGET = "github"
+RUNNER_LABELS = {"linux": "ubuntu-latest", "windows": "windows-latest", "macos": "macos-latest"}
+EVENT_NAMES = {
+    "push": "push",
+    "pull_request": "pull_request",
+    "schedule": "schedule",
+    "manual": "workflow_dispatch",
+}
+# The neutral ci.* facts as GitHub expressions (job-independent ones).
+CI_FACTS = {
+    "sha": "github.sha",
+    "ref": "github.ref",
+    "branch": "github.head_ref || (startsWith(github.ref, 'refs/heads/') && github.ref_name) || ''",
+    "event": "github.event_name == 'workflow_dispatch' && 'manual' || github.event_name",
+    "run_id": "github.run_id",
+    "workspace": "github.workspace",
+}
+ARTIFACT_DIR = "${{ runner.temp }}/cicd-artifacts"
+
+
+def workflow_path(pipeline: Pipeline) -> str:
+    return f".github/workflows/{pipeline.name}.yml"
+
+
+def render_github(pipeline: Pipeline, source_name: str | None = None) -> Rendering:
+    """Translate ``pipeline`` into one workflow file and its fidelity losses."""
+    return _GitHubTranslator(pipeline).render(source_name)
+
+
+def quote_literal(text: str) -> str:
+    """A GitHub expression string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Escape-hatch merge: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class _GitHubTranslator:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.losses = LossLog(TARGET)
+        self.graph = direct_needs(pipeline)
+        self.resolved = resolve_jobs(pipeline)
+        self.jobs = {r.name: r for r in self.resolved}
+
+    # --- workflow level ---------------------------------------------------------------
+
+    def render(self, source_name: str | None) -> Rendering:
+        p = self.pipeline
+        doc: dict[str, Any] = {"name": p.name, "on": self._on()}
+        doc["permissions"] = dict(p.config.permissions)
+        doc["env"] = self._workflow_env()
+        doc["jobs"] = {r.name: self._job(r) for r in self.resolved}
+        if p.config.github:
+            doc = deep_merge(doc, p.config.github)
+        header = generated_header(p.name, source_name, "GitHub Actions")
+        return Rendering({workflow_path(p): dump_yaml(doc, header)}, self.losses.items())
+
+    def _on(self) -> dict[str, Any]:
+        t = self.pipeline.config.triggers
+        on: dict[str, Any] = {}
+        if t.push is not None:
+            on["push"] = _drop_none(
+                {"branches": t.push.branches, "tags": t.push.tags, "paths": t.push.paths}
+            )
+        if t.pull_request is not None:
+            on["pull_request"] = _drop_none(
+                {"branches": t.pull_request.branches, "paths": t.pull_request.paths}
+            )
+        if t.schedule:
+            on["schedule"] = [{"cron": cron} for cron in t.schedule]
+        if t.manual is not None:
+            inputs: dict[str, Any] = {}
+            for name, spec in t.manual.inputs.items():
+                entry: dict[str, Any] = {
+                    "description": spec.description or name,
+                    "required": spec.required,
+                    "type": spec.kind,
+                }
+                if spec.default is not None:
+                    entry["default"] = spec.default
+                if spec.options:
+                    entry["options"] = list(spec.options)
+                inputs[name] = entry
+            on["workflow_dispatch"] = {"inputs": inputs} if inputs else {}
+        return on
+
+    def _workflow_env(self) -> dict[str, Any]:
+        p = self.pipeline
+        env: dict[str, Any] = {"CICD_PIPELINE": p.name}
+        for fact in ("sha", "ref", "branch", "event", "run_id", "workspace"):
+            env[f"CICD_{fact.upper()}"] = "${{ " + CI_FACTS[fact] + " }}"
+        for name, value in p.config.variables.items():
+            env[name] = scalar_text(value)
+        manual = p.config.triggers.manual
+        for name, spec in (manual.inputs if manual else {}).items():
+            if spec.default is not None and spec.kind != "boolean":
+                env[name] = (
+                    "${{ inputs." + name + " || " + quote_literal(scalar_text(spec.default)) + " }}"
+                )
+            else:
+                env[name] = "${{ inputs." + name + " }}"
+        return env
+
+    # --- values -----------------------------------------------------------------------
+
+    def _expr(self, expr: Expr, r: ResolvedJob | None) -> str:
+        """A neutral expression as GitHub text (a literal or a ``${{ }}`` expression)."""
+        if isinstance(expr, HashCall):
+            return "${{ hashFiles(" + ", ".join(quote_literal(g) for g in expr.globs) + ") }}"
+        ctx, parts = expr.context, expr.parts
+        name = parts[0]
+        if ctx == "vars":
+            return scalar_text(self.pipeline.config.variables[name])
+        if ctx == "ci":
+            if name == "job":
+                return r.name if r else ""
+            if name == "pipeline":
+                return self.pipeline.name
+            if name == "environment":
+                return r.environment.name if r and r.environment else ""
+            return "${{ " + CI_FACTS[name] + " }}"
+        if ctx in ("needs", "steps"):
+            return "${{ " + f"{ctx}.{name}.outputs.{parts[2]}" + " }}"
+        return "${{ " + expr.dotted() + " }}"
+
+    def _value(self, text: str, r: ResolvedJob | None) -> str:
+        if "${{" not in text:
+            return text
+        return "".join(
+            part if isinstance(part, str) else self._expr(part, r) for part in split_template(text)
+        )
+
+    def _scalar(self, value: Scalar, r: ResolvedJob | None) -> Scalar:
+        return self._value(value, r) if isinstance(value, str) else value
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def _job(self, r: ResolvedJob) -> dict[str, Any]:
+        job = r.job
+        base = r.path
+        out: dict[str, Any] = {}
+        needs = needs_for(r, self.graph)
+        if needs:
+            out["needs"] = list(needs)
+        condition = self._condition(r, needs)
+        if condition:
+            out["if"] = condition
+        out["runs-on"] = self._runs_on(r)
+        if r.image:
+            out["container"] = self._value(r.image, r)
+        if r.environment:
+            out["environment"] = self._environment(r.environment, r)
+        if r.timeout:
+            out["timeout-minutes"] = math.ceil(r.timeout / 60)
+            if r.timeout % 60:
+                self.losses.add(
+                    (*base, "timeout"),
+                    f"GitHub timeouts are whole minutes; {r.timeout}s rounded up to "
+                    f"{out['timeout-minutes']} min",
+                    "timeout-minutes",
+                )
+        if job.allow_failure:
+            out["continue-on-error"] = True
+        if job.matrix:
+            matrix: dict[str, Any] = {k: list(v) for k, v in job.matrix.axes.items()}
+            if job.matrix.include:
+                matrix["include"] = [dict(e) for e in job.matrix.include]
+            if job.matrix.exclude:
+                matrix["exclude"] = [dict(e) for e in job.matrix.exclude]
+            # Neutral matrix instances are independent, as on GitLab: no fail-fast.
+            out["strategy"] = {"fail-fast": False, "matrix": matrix}
+        if job.services:
+            out["services"] = self._services(r)
+        out["env"] = self._job_env(r)
+        if job.outputs:
+            out["outputs"] = {k: self._value(v, r) for k, v in job.outputs.items()}
+        out["steps"] = self._steps(r)
+        if job.retry_policy or r.retry_policy:
+            self._retry_loss(r)
+        if job.github:
+            out = deep_merge(out, job.github)
+        return out
+
+    def _runs_on(self, r: ResolvedJob) -> Any:
+        labels = r.runs_on
+        if isinstance(labels, str):
+            return self._value(RUNNER_LABELS.get(labels, labels), r)
+        mapped = [self._value(RUNNER_LABELS.get(x, x), r) for x in labels]
+        return mapped[0] if len(mapped) == 1 else mapped
+
+    def _environment(self, env: EnvironmentSpec, r: ResolvedJob) -> Any:
+        if env.url:
+            return {"name": self._value(env.name, r), "url": self._value(env.url, r)}
+        return self._value(env.name, r)
+
+    def _services(self, r: ResolvedJob) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, svc in enumerate(r.job.services):
+            entry: dict[str, Any] = {"image": self._value(svc.image, r)}
+            if svc.env:
+                entry["env"] = {k: self._scalar(v, r) for k, v in svc.env.items()}
+            if svc.ports:
+                entry["ports"] = [f"{p}:{p}" for p in svc.ports]
+            if not r.image:
+                self.losses.add(
+                    (*r.path, "services", i),
+                    f'without a job image GitHub reaches service "{svc.alias}" at localhost '
+                    "on its mapped ports, not by its alias",
+                    "service-alias",
+                )
+            out[svc.alias] = entry
+        return out
+
+    def _job_env(self, r: ResolvedJob) -> dict[str, Any]:
+        job = r.job
+        env: dict[str, Any] = {"CICD_JOB": job.name}
+        if r.environment:
+            env["CICD_ENVIRONMENT"] = self._value(r.environment.name, r)
+        if job.matrix:
+            keys = dict.fromkeys(job.matrix.axes)
+            for entry in job.matrix.include:
+                keys.update(dict.fromkeys(entry))
+            for key in keys:
+                env[key] = "${{ matrix." + key + " }}"
+        for name, value in job.env.items():
+            env[name] = self._scalar(value, r)
+        for name in job.secrets:
+            env[name] = "${{ secrets." + name + " }}"
+        return env
+
+    # --- conditions ---------------------------------------------------------------------
+
+    def _condition(self, r: ResolvedJob, needs: tuple[str, ...]) -> str | None:
+        when = r.job.when or When()
+        parts = self._filters(when, r)
+        if when.status == "always":
+            parts.insert(0, "!cancelled()")
+        elif when.status == "on_failure":
+            counted = [n for n in needs if not self.jobs[n].job.allow_failure]
+            failed = " || ".join(f"needs.{n}.result == 'failure'" for n in counted) or "false"
+            parts.insert(0, "!cancelled()")
+            parts.insert(1, f"({failed})" if len(counted) > 1 else failed)
+        else:
+            allowed = [n for n in needs if self.jobs[n].job.allow_failure]
+            if allowed:
+                checks = ["!cancelled()"]
+                for n in needs:
+                    if n in allowed:
+                        checks.append(
+                            f"(needs.{n}.result == 'success' || needs.{n}.result == 'failure')"
+                        )
+                    else:
+                        checks.append(f"needs.{n}.result == 'success'")
+                parts = checks + parts
+        return " && ".join(parts) if parts else None
+
+    def _filters(self, when: When, r: ResolvedJob) -> list[str]:
+        base = (*r.path, "when")
+        groups: list[str] = []
+        refs: list[str] = []
+        for pattern in when.branches or ():
+            refs.append(self._ref_test("refs/heads/", pattern, True, (*base, "branches")))
+        for pattern in when.tags or ():
+            refs.append(self._ref_test("refs/tags/", pattern, False, (*base, "tags")))
+        if refs:
+            groups.append(_any(refs))
+        if when.events:
+            groups.append(_any([f"github.event_name == '{EVENT_NAMES[e]}'" for e in when.events]))
+        manual = self.pipeline.config.triggers.manual
+        inputs = manual.inputs if manual else {}
+        for name, value in when.variables.items():
+            if name in inputs:
+                groups.append(f"inputs.{name} == {quote_literal(value)}")
+            else:
+                declared = scalar_text(self.pipeline.config.variables[name])
+                holds = declared == value
+                groups.append("true" if holds else "false")
+                self.losses.add(
+                    (*base, "variables", name),
+                    "GitHub cannot read workflow variables in a job condition; decided when "
+                    f'generating from the declared value "{declared}" ({str(holds).lower()})',
+                    "when-variables",
+                )
+        if when.paths is not None:
+            self.losses.add(
+                (*base, "paths"),
+                "GitHub has no job-level path filter; the job runs whatever changed "
+                "(use trigger paths instead)",
+                "when-paths",
+            )
+        return groups
+
+    def _ref_test(self, prefix: str, pattern: str, branch: bool, path: tuple[Any, ...]) -> str:
+        wildcard = re.search(r"[*?\[!]", pattern)
+        if not wildcard:
+            tests = [f"github.ref == {quote_literal(prefix + pattern)}"]
+            if branch:
+                tests.append(f"github.head_ref == {quote_literal(pattern)}")
+            return " || ".join(tests)
+        stem = pattern[: wildcard.start()]
+        rest = pattern[wildcard.start() :]
+        if rest not in ("*", "**"):
+            self.losses.add(
+                path,
+                f'GitHub expressions have no glob match; "{pattern}" is tested as the prefix '
+                f'"{stem}"',
+                "when-glob",
+            )
+        tests = [f"startsWith(github.ref, {quote_literal(prefix + stem)})"]
+        if branch:
+            tests.append(f"startsWith(github.head_ref, {quote_literal(stem)})")
+        return " || ".join(tests)
+
+    # --- steps --------------------------------------------------------------------------
+
+    def _steps(self, r: ResolvedJob) -> list[dict[str, Any]]:
+        job = r.job
+        steps: list[dict[str, Any]] = []
+        preamble = self._downloads(r) + self._job_cache(r, "start")
+        first_checkout = next(
+            (i for i, s in enumerate(job.steps) if isinstance(s, CheckoutStep)), None
+        )
+        if first_checkout is None:
+            steps.extend(preamble)
+        for index, step in enumerate(job.steps):
+            steps.extend(self._step(r, index, step))
+            if index == first_checkout:
+                # Checkout cleans the workspace, so restored files must come after it.
+                steps.extend(preamble)
+        steps.extend(self._job_cache(r, "end"))
+        if job.artifacts:
+            steps.extend(
+                self._upload(
+                    r,
+                    job.artifacts.paths,
+                    job.artifacts.expire_in,
+                    job.artifacts.when,
+                    "a",
+                    (*r.path, "artifacts"),
+                )
+            )
+        return steps
+
+    def _step(self, r: ResolvedJob, index: int, step: Any) -> list[dict[str, Any]]:
+        path = (*r.path, "steps", index)
+        head: dict[str, Any] = {}
+        if step.name:
+            head["name"] = step.name
+        if step.id:
+            head["id"] = step.id
+        if isinstance(step, RunStep):
+            return [self._run_step(r, step, head, path)]
+        if isinstance(step, CheckoutStep):
+            opts = step.checkout
+            with_: dict[str, Any] = {"persist-credentials": False}
+            if opts.depth is not None:
+                with_["fetch-depth"] = opts.depth
+            if opts.submodules:
+                with_["submodules"] = opts.submodules
+            if opts.lfs:
+                with_["lfs"] = True
+            return [{**head, **_uses(pins.CHECKOUT), "with": with_}]
+        if isinstance(step, SetupStep):
+            out: list[dict[str, Any]] = []
+            for tool, version in step.setup.tools().items():
+                entry = dict(head) if not out else {}
+                entry.update(_uses(pins.SETUP[tool]))
+                entry["with"] = {f"{tool}-version": self._value(version, r)}
+                out.append(entry)
+            return out
+        if isinstance(step, CacheStep):
+            return [self._cache_step(step.cache, r, head)]
+        if isinstance(step, UploadArtifactStep):
+            upload = step.upload_artifact
+            return self._upload(r, upload.paths, upload.expire_in, upload.when, f"s{index}", path)
+        if isinstance(step, DownloadArtifactStep):
+            spec = step.download_artifact
+            folder = f"{ARTIFACT_DIR}/explicit-{index}"
+            return [
+                {**head, **self._download(spec.job, folder)},
+                {
+                    "name": f"Unpack artifacts of {spec.job}",
+                    "shell": "bash",
+                    "run": unpack_artifacts(
+                        "$RUNNER_TEMP/cicd-artifacts/explicit-" + str(index), spec.path
+                    ),
+                },
+            ]
+        if isinstance(step, UsesStep):
+            entry = {**head, "uses": step.uses}
+            if step.with_:
+                entry["with"] = {k: self._scalar(v, r) for k, v in step.with_.items()}
+            if step.env:
+                entry["env"] = {k: self._scalar(v, r) for k, v in step.env.items()}
+            return [entry]
+        raise TypeError(f"unknown step kind {type(step).__name__}")
+
+    def _run_step(
+        self, r: ResolvedJob, step: RunStep, head: dict[str, Any], path: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        script, used = rewrite_script(step.run)
+        env: dict[str, Any] = {k: self._scalar(v, r) for k, v in step.env.items()}
+        for expr in used:
+            self._define(expr, r, env)
+        prelude: list[str] = []
+        posix = step.shell in (None, "bash", "sh")
+        if posix and (step.id or "CICD_OUTPUT" in step.run):
+            prelude.append('export CICD_OUTPUT="$GITHUB_OUTPUT"')
+        if posix and r.image:
+            # github.workspace names the host path; inside a container it differs.
+            prelude.append('export CICD_WORKSPACE="$GITHUB_WORKSPACE"')
+        if not posix and (step.id or "CICD_OUTPUT" in step.run):
+            self.losses.add(
+                (*path, "shell"),
+                f"$CICD_OUTPUT is only set for POSIX shells, not {step.shell}",
+                "step-output-shell",
+            )
+        body = "\n".join([*prelude, script]) if prelude else script
+        entry = dict(head)
+        retry = r.retry_policy
+        if retry and retry.max_attempts > 1 and step.shell in (None, "bash"):
+            env["CICD_SCRIPT"] = body
+            entry["shell"] = "bash"
+            entry["run"] = retry_loop(retry.max_attempts, 'bash -eo pipefail -c "$CICD_SCRIPT"')
+        else:
+            if step.shell:
+                entry["shell"] = step.shell
+            entry["run"] = body
+        if step.working_directory:
+            entry["working-directory"] = step.working_directory
+        if env:
+            entry["env"] = env
+        if step.timeout:
+            entry["timeout-minutes"] = math.ceil(step.timeout / 60)
+            if step.timeout % 60:
+                self.losses.add(
+                    (*path, "timeout"),
+                    f"GitHub timeouts are whole minutes; {step.timeout}s rounded up",
+                    "timeout-minutes",
+                )
+        if step.continue_on_error:
+            entry["continue-on-error"] = True
+        return entry
+
+    def _define(self, expr: Expr, r: ResolvedJob, env: dict[str, Any]) -> None:
+        """Make the variable a script template was rewritten to exist for the step."""
+        if isinstance(expr, Ref):
+            if expr.context in ("matrix", "vars", "inputs", "env", "ci"):
+                return  # workflow or job env already holds these (see _workflow_env, _job_env)
+            if expr.context == "secrets" and expr.parts[0] in r.job.secrets:
+                return
+        env[script_var(expr)] = self._expr(expr, r)
+
+    def _retry_loss(self, r: ResolvedJob) -> None:
+        policy = r.retry_policy
+        if not policy or policy.max_attempts <= 1:
+            return
+        where = (
+            (*r.path, "retry_policy")
+            if r.job.retry_policy
+            else (
+                "stages",
+                r.stage_index,
+                "retry_policy",
+            )
+        )
+        self.losses.add(
+            where,
+            "GitHub has no job retry; each bash run step is retried in a loop of "
+            f"{policy.max_attempts} attempts, on any failure",
+            "retry-policy",
+        )
+
+    # --- caches and artifacts -----------------------------------------------------------
+
+    def _cache_step(self, cache: CacheSpec, r: ResolvedJob, head: dict[str, Any]) -> dict[str, Any]:
+        pin = {"pull-push": pins.CACHE, "pull": pins.CACHE_RESTORE, "push": pins.CACHE_SAVE}[
+            cache.policy
+        ]
+        with_: dict[str, Any] = {
+            "path": "\n".join(self._value(p, r) for p in cache.paths),
+            "key": self._value(cache.key, r),
+        }
+        if cache.restore_keys and cache.policy != "push":
+            with_["restore-keys"] = "\n".join(self._value(k, r) for k in cache.restore_keys)
+        push = self.pipeline.config.triggers.push
+        if cache.policy != "push" and push is not None and (push.tags or push.branches is None):
+            # A release build must not restore a cache that another ref may have written
+            # (cache poisoning): on tag pushes the step only looks the key up.
+            with_["lookup-only"] = "${{ startsWith(github.ref, 'refs/tags/') }}"
+            self.losses.add(
+                (*r.path, "cache"),
+                "caches are not restored on tag pushes, so release builds cannot be fed a "
+                "poisoned cache",
+                "cache-tags",
+            )
+        return {**head, **_uses(pin), "with": with_}
+
+    def _job_cache(self, r: ResolvedJob, where: str) -> list[dict[str, Any]]:
+        cache = r.job.cache
+        if cache is None:
+            return []
+        if (cache.policy == "push") != (where == "end"):
+            return []
+        return [self._cache_step(cache, r, {"name": "Cache"})]
+
+    def _artifact_name(self, r: ResolvedJob, kind: str) -> str:
+        # Job names cannot contain ".", so "cicd.<job>." never prefixes another job's names.
+        name = f"cicd.{r.name}.{kind}"
+        return name + ".${{ strategy.job-index }}" if r.job.matrix else name
+
+    def _upload(
+        self,
+        r: ResolvedJob,
+        paths: tuple[str, ...],
+        expire_in: str | None,
+        when: str,
+        kind: str,
+        path: tuple[Any, ...],
+    ) -> list[dict[str, Any]]:
+        condition = {"on_success": None, "on_failure": "failure()", "always": "!cancelled()"}[when]
+        archive = f"$RUNNER_TEMP/cicd-artifact-{kind}.tar"
+        env: dict[str, Any] = {}
+        words = []
+        for p in paths:
+            text, used = rewrite_script(p)
+            for expr in used:
+                self._define(expr, r, env)
+            words.append(text)
+        pack: dict[str, Any] = {"name": f"Pack artifacts ({kind})"}
+        if condition:
+            pack["if"] = condition
+        pack["shell"] = "bash"
+        pack["run"] = pack_artifacts(words, archive)
+        if env:
+            pack["env"] = env
+        upload: dict[str, Any] = {"name": f"Upload artifacts ({kind})"}
+        if condition:
+            upload["if"] = condition
+        upload.update(_uses(pins.UPLOAD_ARTIFACT))
+        with_: dict[str, Any] = {
+            "name": self._artifact_name(r, kind),
+            "path": "${{ runner.temp }}/" + f"cicd-artifact-{kind}.tar",
+            "if-no-files-found": "ignore",
+        }
+        if expire_in:
+            seconds = duration_seconds(expire_in)
+            days = min(90, max(1, math.ceil(seconds / 86400)))
+            with_["retention-days"] = days
+            if seconds != days * 86400:
+                self.losses.add(
+                    (*path, "expire_in"),
+                    f"GitHub keeps artifacts for whole days (1 to 90); {expire_in} became "
+                    f"{days} day(s)",
+                    "artifact-retention",
+                )
+        upload["with"] = with_
+        return [pack, upload]
+
+    def _download(self, job_name: str, folder: str) -> dict[str, Any]:
+        return {
+            **_uses(pins.DOWNLOAD_ARTIFACT),
+            "with": {"pattern": f"cicd.{job_name}.*", "path": folder},
+        }
+
+    def _downloads(self, r: ResolvedJob) -> list[dict[str, Any]]:
+        deps = [n for n in r.needs if has_artifacts(self.jobs[n].job)]
+        if not deps:
+            return []
+        steps: list[dict[str, Any]] = [
+            {"name": f"Download artifacts of {dep}", **self._download(dep, ARTIFACT_DIR)}
+            for dep in deps
+        ]
+        steps.append(
+            {
+                "name": "Unpack artifacts",
+                "shell": "bash",
+                "run": unpack_artifacts("$RUNNER_TEMP/cicd-artifacts", None),
+            }
+        )
+        return steps
+
+
+def _uses(pin: pins.Pin) -> dict[str, Any]:
+    return {"uses": Commented(pin.uses(), pin.tag)}
+
+
+def _any(tests: list[str]) -> str:
+    if len(tests) == 1 and " || " not in tests[0]:
+        return tests[0]
+    return "(" + " || ".join(tests) + ")"
+
+
+def _drop_none(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) for k, v in mapping.items() if v is not None}
