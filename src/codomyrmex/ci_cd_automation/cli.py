@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import CICDError, PipelineValidationError
 from .model.loader import load_pipeline
-from .model.pipeline import PipelineSpec
+from .model.schema import pipeline_json_schema
 from .translators import render
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -135,16 +135,6 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def pipeline_json_schema() -> dict[str, object]:
-    """The JSON Schema of a pipeline file (for editors and ``cicd schema``)."""
-    schema = PipelineSpec.model_json_schema(by_alias=True)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "codomyrmex-ci-cd pipeline",
-        **schema,
-    }
 
 
 def _schema() -> int:
