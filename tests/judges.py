@@ -240,6 +240,11 @@ def _git_snapshot(repo: Path, branch: str = "main") -> None:
         [git, "init", "-q", "-b", branch],
         [git, "add", "-A"],
         [git, "commit", "-q", "--no-verify", "--allow-empty", "-m", "judge snapshot"],
+        # `rules: changes:` makes gitlab-ci-local diff against origin/<default branch>;
+        # a remote pointing at the snapshot itself gives it one, with no network.
+        [git, "remote", "add", "origin", str(repo)],
+        [git, "update-ref", f"refs/remotes/origin/{branch}", "HEAD"],
+        [git, "symbolic-ref", "refs/remotes/origin/HEAD", f"refs/remotes/origin/{branch}"],
     ):
         res = _run(cmd, cwd=repo, env=env, timeout=60, netns=False)
         if res.returncode != 0:

@@ -106,6 +106,7 @@ PermissionScope = Literal[
     "security-events",
     "statuses",
 ]
+PermissionLevel = Literal["read", "write", "none"]
 Status = Literal["on_success", "on_failure", "always"]
 Event = Literal["push", "pull_request", "schedule", "manual"]
 
@@ -469,6 +470,7 @@ class Job(StrictModel):
     allow_failure: bool = False
     when: When | None = None
     environment: EnvironmentRef | None = None
+    permissions: dict[PermissionScope, PermissionLevel] | None = None
     github: dict[str, Any] = Field(default_factory=dict)
     gitlab: dict[str, Any] = Field(default_factory=dict)
 
@@ -490,9 +492,6 @@ class Defaults(StrictModel):
     runs_on: NonEmptyText | tuple[NonEmptyText, ...] = "linux"
     image: NonEmptyText | None = None
     timeout: Seconds | None = None
-
-
-PermissionLevel = Literal["read", "write", "none"]
 
 
 def _least_privilege() -> dict[PermissionScope, PermissionLevel]:

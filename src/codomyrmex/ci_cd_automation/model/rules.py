@@ -424,7 +424,7 @@ def _check_step_ref(job: Job, step_id: str, site: TemplateSite) -> Iterator[Diag
             '"steps" outputs are only available in later steps', "template-context", site.path
         )
         return
-    here = int(site.path[6])
+    here = int(site.path[5])
     there = next(i for i, s in enumerate(job.steps) if s.id == step_id)
     if there >= here:
         yield Diagnostic(

@@ -211,6 +211,10 @@ class _GitHubTranslator:
         out["runs-on"] = self._runs_on(r)
         if r.image:
             out["container"] = self._value(r.image, r)
+        if job.permissions is not None:
+            # Job-level permissions replace the workflow's for this job (GitHub docs,
+            # jobs.<job_id>.permissions), so write scopes stay on the jobs that need them.
+            out["permissions"] = dict(job.permissions)
         if r.environment:
             out["environment"] = self._environment(r.environment, r)
         if r.timeout:

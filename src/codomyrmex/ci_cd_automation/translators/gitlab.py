@@ -385,6 +385,13 @@ class _GitLabTranslator:
         artifacts = self._artifacts(r)
         if artifacts:
             out["artifacts"] = artifacts
+        if job.permissions and "write" in job.permissions.values():
+            self.losses.add(
+                (*base, "permissions"),
+                "GitLab has no per-job token permissions; the job token's project settings "
+                "apply",
+                "permissions",
+            )
         if job.gitlab:
             if "before_script" in job.gitlab:
                 self.losses.add(

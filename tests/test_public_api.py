@@ -1,0 +1,78 @@
+"""The package's public face: exactly what __all__ lists, sorted, and all of it importable."""
+
+from __future__ import annotations
+
+import pytest
+
+import codomyrmex.ci_cd_automation as api
+from codomyrmex.ci_cd_automation import errors
+
+SPEC_FUNCTIONS = (
+    "create_pipeline",
+    "run_pipeline",
+    "manage_deployments",
+    "monitor_pipeline_health",
+    "generate_pipeline_reports",
+    "handle_rollback",
+    "optimize_pipeline_performance",
+)
+SPEC_ERRORS = (
+    "PipelineExecutionError",
+    "DeploymentError",
+    "RollbackError",
+    "MonitoringError",
+    "ReportGenerationError",
+    "OptimizationError",
+)
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert list(api.__all__) == sorted(api.__all__)
+    for name in api.__all__:
+        assert hasattr(api, name), name
+    public = {n for n in vars(api) if not n.startswith("_") and n not in {"annotations"}}
+    modules = {n for n in public if type(getattr(api, n)).__name__ == "module"}
+    assert public - modules == set(api.__all__)
+
+
+def test_the_seven_functions_and_the_errors_exist() -> None:
+    for name in SPEC_FUNCTIONS:
+        assert callable(getattr(api, name))
+    for name in SPEC_ERRORS:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.CICDError)
+        assert cls.__doc__
+
+
+def test_validation_errors_are_value_errors() -> None:
+    with pytest.raises(ValueError):
+        api.create_pipeline("bad name", [{"name": "s", "jobs": []}])
+
+
+def test_create_pipeline_matches_the_spec_shape() -> None:
+    pipeline = api.create_pipeline(
+        "demo",
+        [{"name": "test", "jobs": [{"name": "unit", "steps": [{"run": "pytest -q"}]}]}],
+        {"variables": {"PY": "3.12"}},
+    )
+    assert pipeline.name == "demo"
+    assert pipeline.status == "draft"
+    assert pipeline.id and pipeline.created_at is not None
+    assert pipeline.stages[0].jobs[0].name == "unit"
+    assert pipeline.config.variables == {"PY": "3.12"}
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("run_pipeline", (None,)),
+        ("monitor_pipeline_health", ("id",)),
+        ("manage_deployments", ({}, "staging")),
+        ("generate_pipeline_reports", ("id",)),
+        ("handle_rollback", ("id",)),
+        ("optimize_pipeline_performance", (None, {})),
+    ],
+)
+def test_functions_not_built_yet_say_so(name: str, args: tuple[object, ...]) -> None:
+    with pytest.raises(api.NotBuiltError, match=r"issue #\d"):
+        getattr(api, name)(*args)
