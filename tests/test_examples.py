@@ -10,7 +10,9 @@ from codomyrmex.ci_cd_automation import load_pipeline, render
 from codomyrmex.ci_cd_automation.cli import main
 from tests import judges
 
-EXAMPLES = sorted(Path(__file__).resolve().parent.parent.joinpath("examples").glob("*/pipeline.yaml"))
+EXAMPLES = sorted(
+    Path(__file__).resolve().parent.parent.joinpath("examples").glob("*/pipeline.yaml")
+)
 
 
 def test_there_are_examples() -> None:
@@ -20,7 +22,9 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize("pipeline_file", EXAMPLES, ids=lambda p: p.parent.name)
 def test_example_files_are_up_to_date(pipeline_file: Path) -> None:
-    assert main(["generate", str(pipeline_file), "--out", str(pipeline_file.parent), "--check"]) == 0
+    assert (
+        main(["generate", str(pipeline_file), "--out", str(pipeline_file.parent), "--check"]) == 0
+    )
 
 
 @pytest.mark.parametrize("pipeline_file", EXAMPLES, ids=lambda p: p.parent.name)

@@ -21,7 +21,9 @@ def test_cross_product_in_axis_then_value_order() -> None:
 
 
 def test_exclude_removes_every_matching_combination() -> None:
-    combos = expand_matrix(matrix(os=["linux", "mac"], py=["3.11", "3.12"], exclude=[{"os": "mac"}]))
+    combos = expand_matrix(
+        matrix(os=["linux", "mac"], py=["3.11", "3.12"], exclude=[{"os": "mac"}])
+    )
     assert combos == [{"os": "linux", "py": "3.11"}, {"os": "linux", "py": "3.12"}]
 
 
