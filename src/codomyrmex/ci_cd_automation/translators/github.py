@@ -10,11 +10,18 @@ Invariants of every generated workflow, each enforced in this module:
 * Every action is pinned to a full commit SHA from ``pins.py``, checkout does not persist
   credentials, and the workflow sets the pipeline's least-privilege ``permissions``.
 * Job status semantics are explicit: GitHub prepends ``success()`` to any ``if:`` without a
-  status function and ``failure()`` looks at every ancestor, which would let an allowed
-  failure trigger ``on_failure`` jobs; so such jobs get ``!cancelled()`` plus
-  ``needs.<job>.result`` tests on the jobs that count.
+  status function, and both it and ``failure()`` look at every ancestor, which would let an
+  allowed failure trigger ``on_failure`` jobs and would skip a job whose own dependencies
+  succeeded behind an allowed failure or an ``always``/``on_failure`` job; so such jobs get
+  ``!cancelled()`` plus ``needs.<job>.result`` tests on the jobs that count.
 * Matrix axes are exported as environment variables of the job, as GitLab does for
   ``parallel:matrix``, so scripts read ``$python`` on both providers.
+* Manual inputs hold their default on every event, as the GitLab variables they become do
+  (GitHub's ``inputs`` is empty outside workflow_dispatch); one expression per input
+  (``_input``) is used for env, conditions and templates alike.
+* Scripts are POSIX: jobs that may run on Windows get ``bash`` as their default shell.
+* Artifacts travel as one tar archive per upload, named uniquely, so that file modes,
+  hidden files and empty folders survive and any download layout can be unpacked.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 
 from ..model.graph import (
     ResolvedJob,
+    ancestors,
     direct_needs,
     has_artifacts,
     needs_for,
@@ -37,6 +45,7 @@ from ..model.pipeline import (
     DownloadArtifactStep,
     EnvironmentSpec,
     Pipeline,
+    RetryPolicy,
     RunStep,
     Scalar,
     SetupStep,
@@ -155,19 +164,46 @@ class _GitHubTranslator:
         for name, value in p.config.variables.items():
             env[name] = scalar_text(value)
         manual = p.config.triggers.manual
-        for name, spec in (manual.inputs if manual else {}).items():
-            if spec.default is not None and spec.kind != "boolean":
-                env[name] = (
-                    "${{ inputs." + name + " || " + quote_literal(scalar_text(spec.default)) + " }}"
-                )
-            else:
-                env[name] = "${{ inputs." + name + " }}"
+        for name in manual.inputs if manual else {}:
+            env[name] = "${{ " + self._input(name) + " }}"
         return env
+
+    def _input(self, name: str) -> str:
+        """The value of manual input ``name`` as a GitHub expression, on every event.
+
+        GitHub fills ``inputs`` only for workflow_dispatch (elsewhere it is empty), while the
+        neutral input (like the GitLab variable it becomes) holds its default on every event.
+        Boolean inputs are booleans in the ``inputs`` context, so ``inputs.x || 'true'`` would
+        turn false into true; they are written with the event test instead.
+        """
+        manual = self.pipeline.config.triggers.manual
+        assert manual is not None
+        spec = manual.inputs[name]
+        ref = f"inputs.{name}"
+        if spec.kind == "boolean":
+            if spec.default is True:
+                return f"github.event_name != 'workflow_dispatch' || {ref}"
+            return f"github.event_name == 'workflow_dispatch' && {ref}"
+        if spec.default is not None:
+            return f"{ref} || {quote_literal(scalar_text(spec.default))}"
+        return ref
 
     # --- values -----------------------------------------------------------------------
 
-    def _expr(self, expr: Expr, r: ResolvedJob | None) -> str:
-        """A neutral expression as GitHub text (a literal or a ``${{ }}`` expression)."""
+    def _expr(self, expr: Expr, r: ResolvedJob | None, step: bool = False) -> str:
+        """A neutral expression as GitHub text (a literal or a ``${{ }}`` expression).
+
+        ``step`` tells whether the text lands in a step, where more functions are available.
+        """
+        if isinstance(expr, HashCall) and not step:
+            # hashFiles() is only available in steps (GitHub docs, context availability).
+            self.losses.add(
+                r.path if r else ("config",),
+                "GitHub evaluates hashFiles() only inside steps; outside them the commit SHA "
+                "is used instead",
+                "hash",
+            )
+            return "${{ github.sha }}"
         if isinstance(expr, HashCall):
             return "${{ hashFiles(" + ", ".join(quote_literal(g) for g in expr.globs) + ") }}"
         ctx, parts = expr.context, expr.parts
@@ -180,21 +216,31 @@ class _GitHubTranslator:
             if name == "pipeline":
                 return self.pipeline.name
             if name == "environment":
-                return r.environment.name if r and r.environment else ""
+                if not (r and r.environment):
+                    return ""
+                # The environment name may hold templates itself (not this one again).
+                own = [
+                    "" if p == Ref("ci", ("environment",)) else p
+                    for p in split_template(r.environment.name)
+                ]
+                return "".join(p if isinstance(p, str) else self._expr(p, r, step) for p in own)
             return "${{ " + CI_FACTS[name] + " }}"
         if ctx in ("needs", "steps"):
             return "${{ " + f"{ctx}.{name}.outputs.{parts[2]}" + " }}"
+        if ctx == "inputs":
+            return "${{ " + self._input(name) + " }}"
         return "${{ " + expr.dotted() + " }}"
 
-    def _value(self, text: str, r: ResolvedJob | None) -> str:
+    def _value(self, text: str, r: ResolvedJob | None, step: bool = False) -> str:
         if "${{" not in text:
             return text
         return "".join(
-            part if isinstance(part, str) else self._expr(part, r) for part in split_template(text)
+            part if isinstance(part, str) else self._expr(part, r, step)
+            for part in split_template(text)
         )
 
-    def _scalar(self, value: Scalar, r: ResolvedJob | None) -> Scalar:
-        return self._value(value, r) if isinstance(value, str) else value
+    def _scalar(self, value: Scalar, r: ResolvedJob | None, step: bool = False) -> Scalar:
+        return self._value(value, r, step) if isinstance(value, str) else value
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -209,7 +255,15 @@ class _GitHubTranslator:
         if condition:
             out["if"] = condition
         out["runs-on"] = self._runs_on(r)
-        if r.image:
+        if r.image and self._hosted_os(r) in ("windows", "macos"):
+            # GitHub runs job containers on Linux runners only (jobs.<job_id>.container).
+            self.losses.add(
+                (*base, "image"),
+                f"GitHub runs containers only on Linux runners; this {self._hosted_os(r)} job "
+                "runs without its image",
+                "container-os",
+            )
+        elif r.image:
             out["container"] = self._value(r.image, r)
         if job.permissions is not None:
             # Job-level permissions replace the workflow's for this job (GitHub docs,
@@ -238,6 +292,11 @@ class _GitHubTranslator:
             out["strategy"] = {"fail-fast": False, "matrix": matrix}
         if job.services:
             out["services"] = self._services(r)
+        if self._may_run_on_windows(r):
+            # Windows runners run `run:` steps in PowerShell unless told otherwise
+            # (jobs.<job_id>.defaults.run.shell); neutral scripts are POSIX, and `bash` there
+            # is Git Bash.
+            out["defaults"] = {"run": {"shell": "bash"}}
         out["env"] = self._job_env(r)
         if job.outputs:
             out["outputs"] = {k: self._value(v, r) for k, v in job.outputs.items()}
@@ -249,11 +308,59 @@ class _GitHubTranslator:
         return out
 
     def _runs_on(self, r: ResolvedJob) -> Any:
-        labels = r.runs_on
-        if isinstance(labels, str):
-            return self._value(RUNNER_LABELS.get(labels, labels), r)
-        mapped = [self._value(RUNNER_LABELS.get(x, x), r) for x in labels]
-        return mapped[0] if len(mapped) == 1 else mapped
+        labels = [r.runs_on] if isinstance(r.runs_on, str) else list(r.runs_on)
+        if len(labels) > 1:
+            # A list selects a runner that has every label (GitHub docs, jobs.<job_id>.runs-on),
+            # i.e. a self-hosted one: "linux" there is the runner's own label, kept verbatim.
+            return [self._value(x, r) for x in labels]
+        label = labels[0]
+        if label in RUNNER_LABELS:
+            return RUNNER_LABELS[label]
+        axis = self._label_template(label)
+        if axis is None:
+            return self._value(label, r)
+        # A label from the matrix or an input: map the neutral names when the job runs.
+        tests = [f"{axis} == '{name}' && '{hosted}'" for name, hosted in RUNNER_LABELS.items()]
+        return "${{ " + " || ".join([*tests, axis]) + " }}"
+
+    def _label_template(self, label: str) -> str | None:
+        """The expression of a runner label that is one ``matrix`` or ``inputs`` template."""
+        parts = split_template(label) if "${{" in label else []
+        if len(parts) != 1 or not isinstance(parts[0], Ref):
+            return None
+        ref = parts[0]
+        if ref.context == "matrix":
+            return f"matrix.{ref.parts[0]}"
+        if ref.context == "inputs":
+            return f"({self._input(ref.parts[0])})"
+        return None
+
+    def _label_values(self, r: ResolvedJob) -> list[str]:
+        """Every neutral runner label the job may get (matrix values of a templated label)."""
+        labels = [r.runs_on] if isinstance(r.runs_on, str) else list(r.runs_on)
+        values: list[str] = []
+        for label in labels:
+            parts = split_template(label) if "${{" in label else [label]
+            ref = parts[0] if len(parts) == 1 else None
+            if isinstance(ref, Ref) and ref.context == "matrix" and r.job.matrix:
+                axis = ref.parts[0]
+                values += [scalar_text(v) for v in r.job.matrix.axes.get(axis, ())]
+                values += [scalar_text(e[axis]) for e in r.job.matrix.include if axis in e]
+            elif isinstance(ref, Ref) and ref.context == "inputs":
+                manual = self.pipeline.config.triggers.manual
+                spec = manual.inputs[ref.parts[0]] if manual else None
+                values += list(spec.options or ()) if spec else []
+            else:
+                values.append(label)
+        return values
+
+    def _hosted_os(self, r: ResolvedJob) -> str | None:
+        """``windows``/``macos``/``linux`` when the job names one neutral runner label."""
+        labels = [r.runs_on] if isinstance(r.runs_on, str) else list(r.runs_on)
+        return labels[0] if len(labels) == 1 and labels[0] in RUNNER_LABELS else None
+
+    def _may_run_on_windows(self, r: ResolvedJob) -> bool:
+        return any(v == "windows" or v.startswith("windows-") for v in self._label_values(r))
 
     def _environment(self, env: EnvironmentSpec, r: ResolvedJob) -> Any:
         if env.url:
@@ -307,19 +414,29 @@ class _GitHubTranslator:
             failed = " || ".join(f"needs.{n}.result == 'failure'" for n in counted) or "false"
             parts.insert(0, "!cancelled()")
             parts.insert(1, f"({failed})" if len(counted) > 1 else failed)
-        else:
-            allowed = [n for n in needs if self.jobs[n].job.allow_failure]
-            if allowed:
-                checks = ["!cancelled()"]
-                for n in needs:
-                    if n in allowed:
-                        checks.append(
-                            f"(needs.{n}.result == 'success' || needs.{n}.result == 'failure')"
-                        )
-                    else:
-                        checks.append(f"needs.{n}.result == 'success'")
-                parts = checks + parts
+        elif needs and self._chain_may_go_on(r):
+            # GitHub's implied success() skips a job when any job up its chain failed or
+            # was skipped ("a failure or skip applies to all jobs in the dependency chain",
+            # jobs.<job_id>.needs), but the neutral job only asks its own dependencies: an
+            # allowed failure, or an always/on_failure job that ran, must not stop it.
+            checks = ["!cancelled()"]
+            for n in needs:
+                if self.jobs[n].job.allow_failure:
+                    checks.append(
+                        f"(needs.{n}.result == 'success' || needs.{n}.result == 'failure')"
+                    )
+                else:
+                    checks.append(f"needs.{n}.result == 'success'")
+            parts = checks + parts
         return " && ".join(parts) if parts else None
+
+    def _chain_may_go_on(self, r: ResolvedJob) -> bool:
+        """True when a job up the chain may fail while the chain still reaches ``r``."""
+        for name in ancestors(self.graph, r.name):
+            job = self.jobs[name].job
+            if job.allow_failure or (job.when is not None and job.when.status != "on_success"):
+                return True
+        return False
 
     def _filters(self, when: When, r: ResolvedJob) -> list[str]:
         base = (*r.path, "when")
@@ -336,12 +453,21 @@ class _GitHubTranslator:
         manual = self.pipeline.config.triggers.manual
         inputs = manual.inputs if manual else {}
         for name, value in when.variables.items():
-            if name in inputs:
-                groups.append(f"inputs.{name} == {quote_literal(value)}")
+            if name in inputs and inputs[name].kind == "boolean":
+                # A boolean input compared with the string 'true' is coerced to a number on
+                # both sides (GitHub docs, expression operators), so it never equals it.
+                test = self._input(name)
+                if value in ("true", "false"):
+                    groups.append(f"({test})" if value == "true" else f"!({test})")
+                else:
+                    groups.append("false")
+            elif name in inputs:
+                groups.append(f"({self._input(name)}) == {quote_literal(value)}")
             else:
                 declared = scalar_text(self.pipeline.config.variables[name])
                 holds = declared == value
-                groups.append("true" if holds else "false")
+                if not holds:
+                    groups.append("false")
                 self.losses.add(
                     (*base, "variables", name),
                     "GitHub cannot read workflow variables in a job condition; decided when "
@@ -395,6 +521,15 @@ class _GitHubTranslator:
                 # Checkout cleans the workspace, so restored files must come after it.
                 steps.extend(preamble)
         steps.extend(self._job_cache(r, "end"))
+        for index, step in enumerate(job.steps):
+            if isinstance(step, CacheStep) and step.cache.policy == "push":
+                # A neutral cache step saves "when the job ends"; actions/cache/save saves at
+                # its own position, so the push-only ones move to the end (actions/cache
+                # saves the pull-push ones itself in its post step).
+                head = {k: v for k, v in (("name", step.name), ("id", step.id)) if v}
+                steps.append(
+                    self._cache_step(step.cache, r, head, (*r.path, "steps", index, "cache"))
+                )
         if job.artifacts:
             steps.extend(
                 self._upload(
@@ -432,11 +567,13 @@ class _GitHubTranslator:
             for tool, version in step.setup.tools().items():
                 entry = dict(head) if not out else {}
                 entry.update(_uses(pins.SETUP[tool]))
-                entry["with"] = {f"{tool}-version": self._value(version, r)}
+                entry["with"] = {f"{tool}-version": self._value(version, r, step=True)}
                 out.append(entry)
             return out
         if isinstance(step, CacheStep):
-            return [self._cache_step(step.cache, r, head)]
+            if step.cache.policy == "push":
+                return []  # saved at the end of the job (see _steps)
+            return [self._cache_step(step.cache, r, head, (*path, "cache"))]
         if isinstance(step, UploadArtifactStep):
             upload = step.upload_artifact
             return self._upload(r, upload.paths, upload.expire_in, upload.when, f"s{index}", path)
@@ -456,17 +593,29 @@ class _GitHubTranslator:
         if isinstance(step, UsesStep):
             entry = {**head, "uses": step.uses}
             if step.with_:
-                entry["with"] = {k: self._scalar(v, r) for k, v in step.with_.items()}
+                entry["with"] = {k: self._scalar(v, r, True) for k, v in step.with_.items()}
             if step.env:
-                entry["env"] = {k: self._scalar(v, r) for k, v in step.env.items()}
+                entry["env"] = {k: self._scalar(v, r, True) for k, v in step.env.items()}
             return [entry]
         raise TypeError(f"unknown step kind {type(step).__name__}")
 
     def _run_step(
         self, r: ResolvedJob, step: RunStep, head: dict[str, Any], path: tuple[Any, ...]
     ) -> dict[str, Any]:
-        script, used = rewrite_script(step.run)
-        env: dict[str, Any] = {k: self._scalar(v, r) for k, v in step.env.items()}
+        if step.shell == "pwsh":
+            # PowerShell reads environment variables as ${env:NAME}; ${NAME} is a PowerShell
+            # variable of its own (about_Environment_Variables).
+            script, used = rewrite_script(step.run, lambda e: "env:" + script_var(e))
+        else:
+            script, used = rewrite_script(step.run)
+        if used and step.shell == "python":
+            self.losses.add(
+                (*path, "run"),
+                "a python script cannot expand templates; each is passed as an environment "
+                "variable, read it with os.environ instead of ${NAME}",
+                "step-template-shell",
+            )
+        env: dict[str, Any] = {k: self._scalar(v, r, True) for k, v in step.env.items()}
         for expr in used:
             self._define(expr, r, env)
         prelude: list[str] = []
@@ -483,9 +632,11 @@ class _GitHubTranslator:
                 "step-output-shell",
             )
         body = "\n".join([*prelude, script]) if prelude else script
+        if "\n" in body.rstrip("\n"):
+            body = body.rstrip("\n") + "\n"  # a script of several lines ends its last one
         entry = dict(head)
         retry = r.retry_policy
-        if retry and retry.max_attempts > 1 and step.shell in (None, "bash"):
+        if retry and _retries_scripts(retry) and step.shell in (None, "bash"):
             env["CICD_SCRIPT"] = body
             entry["shell"] = "bash"
             entry["run"] = retry_loop(retry.max_attempts, 'bash -eo pipefail -c "$CICD_SCRIPT"')
@@ -502,7 +653,8 @@ class _GitHubTranslator:
             if step.timeout % 60:
                 self.losses.add(
                     (*path, "timeout"),
-                    f"GitHub timeouts are whole minutes; {step.timeout}s rounded up",
+                    f"GitHub timeouts are whole minutes; {step.timeout}s rounded up to "
+                    f"{entry['timeout-minutes']} min",
                     "timeout-minutes",
                 )
         if step.continue_on_error:
@@ -516,7 +668,7 @@ class _GitHubTranslator:
                 return  # workflow or job env already holds these (see _workflow_env, _job_env)
             if expr.context == "secrets" and expr.parts[0] in r.job.secrets:
                 return
-        env[script_var(expr)] = self._expr(expr, r)
+        env[script_var(expr)] = self._expr(expr, r, step=True)
 
     def _retry_loss(self, r: ResolvedJob) -> None:
         policy = r.retry_policy
@@ -531,32 +683,43 @@ class _GitHubTranslator:
                 "retry_policy",
             )
         )
-        self.losses.add(
-            where,
-            "GitHub has no job retry; each bash run step is retried in a loop of "
-            f"{policy.max_attempts} attempts, on any failure",
-            "retry-policy",
-        )
+        if _retries_scripts(policy):
+            message = (
+                "GitHub has no job retry; each bash run step is retried in a loop of up to "
+                f"{policy.max_attempts} attempts when its script fails (other steps, timeouts "
+                "and runner failures are not retried)"
+            )
+        else:
+            message = (
+                "GitHub has no job retry and a step cannot retry "
+                + " or ".join(c.replace("_", " ") + "s" for c in policy.on)
+                + "; the job is not retried"
+            )
+        self.losses.add(where, message, "retry-policy")
 
     # --- caches and artifacts -----------------------------------------------------------
 
-    def _cache_step(self, cache: CacheSpec, r: ResolvedJob, head: dict[str, Any]) -> dict[str, Any]:
+    def _cache_step(
+        self, cache: CacheSpec, r: ResolvedJob, head: dict[str, Any], path: tuple[Any, ...]
+    ) -> dict[str, Any]:
         pin = {"pull-push": pins.CACHE, "pull": pins.CACHE_RESTORE, "push": pins.CACHE_SAVE}[
             cache.policy
         ]
         with_: dict[str, Any] = {
-            "path": "\n".join(self._value(p, r) for p in cache.paths),
-            "key": self._value(cache.key, r),
+            "path": "\n".join(self._value(p, r, step=True) for p in cache.paths),
+            "key": self._value(cache.key, r, step=True),
         }
         if cache.restore_keys and cache.policy != "push":
-            with_["restore-keys"] = "\n".join(self._value(k, r) for k in cache.restore_keys)
+            with_["restore-keys"] = "\n".join(
+                self._value(k, r, step=True) for k in cache.restore_keys
+            )
         push = self.pipeline.config.triggers.push
         if cache.policy != "push" and push is not None and (push.tags or push.branches is None):
             # A release build must not restore a cache that another ref may have written
             # (cache poisoning): on tag pushes the step only looks the key up.
             with_["lookup-only"] = "${{ startsWith(github.ref, 'refs/tags/') }}"
             self.losses.add(
-                (*r.path, "cache"),
+                path,
                 "caches are not restored on tag pushes, so release builds cannot be fed a "
                 "poisoned cache",
                 "cache-tags",
@@ -569,7 +732,7 @@ class _GitHubTranslator:
             return []
         if (cache.policy == "push") != (where == "end"):
             return []
-        return [self._cache_step(cache, r, {"name": "Cache"})]
+        return [self._cache_step(cache, r, {"name": "Cache"}, (*r.path, "cache"))]
 
     def _artifact_name(self, r: ResolvedJob, kind: str) -> str:
         # Job names cannot contain ".", so "cicd.<job>." never prefixes another job's names.
@@ -586,7 +749,10 @@ class _GitHubTranslator:
         path: tuple[Any, ...],
     ) -> list[dict[str, Any]]:
         condition = {"on_success": None, "on_failure": "failure()", "always": "!cancelled()"}[when]
-        archive = f"$RUNNER_TEMP/cicd-artifact-{kind}.tar"
+        # Unique per job and upload, so archives of several artifacts extracted into one
+        # folder (see shell.unpack_artifacts) never overwrite each other.
+        archive_name = f"cicd.{r.name}.{kind}.tar"
+        archive = f"$RUNNER_TEMP/{archive_name}"
         env: dict[str, Any] = {}
         words = []
         for p in paths:
@@ -607,7 +773,7 @@ class _GitHubTranslator:
         upload.update(_uses(pins.UPLOAD_ARTIFACT))
         with_: dict[str, Any] = {
             "name": self._artifact_name(r, kind),
-            "path": "${{ runner.temp }}/" + f"cicd-artifact-{kind}.tar",
+            "path": "${{ runner.temp }}/" + archive_name,
             "if-no-files-found": "ignore",
         }
         if expire_in:
@@ -650,6 +816,11 @@ class _GitHubTranslator:
 
 def _uses(pin: pins.Pin) -> dict[str, Any]:
     return {"uses": Commented(pin.uses(), pin.tag)}
+
+
+def _retries_scripts(policy: RetryPolicy) -> bool:
+    """True when ``policy`` retries failed scripts, the only failures a step loop can see."""
+    return policy.max_attempts > 1 and bool({"any", "script_failure"} & set(policy.on))
 
 
 def _any(tests: list[str]) -> str:

@@ -12,6 +12,10 @@ How the neutral semantics are kept on GitLab, each decision enforced here:
 * Scripts read templates as ``${VAR}``: matrix axes and variables are GitLab variables of
   the same name; ``ci.*`` facts are ``CICD_*`` variables set by ``variables:`` and by a
   small POSIX prelude in ``default:before_script``; job outputs travel as a dotenv report.
+  Script lines share one shell, so variables the generator sets for later steps (step
+  outputs, hashes) are exported and the dotenv file is written by absolute path.
+* The file is written for a YAML 1.1 reader (Ruby's Psych): strings such as ``on``, ``no``
+  or ``1:20`` are quoted.
 * GitLab ``retry:max`` is at most 2 (three attempts in all); timeouts are durations such as
   ``15m``; ``allow_failure`` jobs do not count as failed for ``on_failure`` jobs, which is
   the neutral rule already.
@@ -154,6 +158,29 @@ def _any(tests: list[str]) -> str:
     return "(" + " || ".join(tests) + ")"
 
 
+def _all(tests: list[str]) -> str:
+    """Tests joined by ``&&``; one that holds a bare ``||`` (the manual event) is grouped.
+
+    GitLab evaluates ``&&`` before ``||`` (rules:if, "Join variable expressions"), so
+    ``a && b || c`` would read as ``(a && b) || c``.
+    """
+    if len(tests) == 1:
+        return tests[0]
+    return " && ".join(f"({t})" if " || " in t and not _grouped(t) else t for t in tests)
+
+
+def _grouped(test: str) -> bool:
+    """True when ``test`` is one parenthesised group, ``(a || b)``."""
+    if not test.startswith("("):
+        return False
+    depth = 0
+    for i, char in enumerate(test):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return i == len(test) - 1
+    return False
+
+
 class _GitLabTranslator:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -186,9 +213,17 @@ class _GitLabTranslator:
                 "permissions",
             )
         if p.config.gitlab:
+            if "before_script" in (p.config.gitlab.get("default") or {}):
+                self.losses.add(
+                    ("config", "gitlab", "default", "before_script"),
+                    "a default before_script replaces the generated prelude; CICD_REF, "
+                    "CICD_BRANCH, CICD_EVENT and CICD_OUTPUT are not set",
+                    "prelude",
+                )
             doc = deep_merge(doc, p.config.gitlab)
         header = generated_header(p.name, source_name, "GitLab CI")
-        return Rendering({FILE: dump_yaml(doc, header)}, self.losses.items())
+        # GitLab parses .gitlab-ci.yml as YAML 1.1 (Ruby Psych): "on" or "no" are booleans.
+        return Rendering({FILE: dump_yaml(doc, header, yaml11=True)}, self.losses.items())
 
     # --- pipeline level -----------------------------------------------------------------
 
@@ -278,14 +313,25 @@ class _GitLabTranslator:
             "CICD_WORKSPACE": "$CI_PROJECT_DIR",
         }
         for name, value in p.config.variables.items():
-            out[name] = scalar_text(value)
+            text = scalar_text(value)
+            # Neutral variables are plain values; GitLab expands "$NAME" in variable values
+            # unless told not to (variables:expand).
+            out[name] = {"value": text, "expand": False} if "$" in text else text
         manual = p.config.triggers.manual
         for name, spec in (manual.inputs if manual else {}).items():
+            # Only variables with a description are shown on the "Run pipeline" form
+            # (variables:description, "prefill variables in manual pipelines").
             entry: dict[str, Any] = {
-                "value": scalar_text(spec.default) if spec.default is not None else ""
+                "value": scalar_text(spec.default) if spec.default is not None else "",
+                "description": spec.description or name,
             }
-            if spec.description:
-                entry["description"] = spec.description
+            if spec.required:
+                self.losses.add(
+                    ("config", "triggers", "manual", "inputs", name, "required"),
+                    "GitLab cannot require a value on the run pipeline form; the default "
+                    "applies when none is given",
+                    "input-required",
+                )
             options = list(spec.options or ())
             if spec.kind == "boolean":
                 options = ["true", "false"]
@@ -337,7 +383,17 @@ class _GitLabTranslator:
         job = r.job
         base = r.path
         out: dict[str, Any] = {"stage": r.stage.name}
-        if r.image:
+        hosted = r.runs_on if r.runs_on in ("windows", "macos") else None
+        if r.image and hosted:
+            # GitLab's hosted Windows and macOS runners run VMs, not Docker images
+            # ("Hosted runners on Windows/macOS"); an image there fails or is ignored.
+            self.losses.add(
+                (*base, "image"),
+                f"GitLab's hosted {hosted} runners do not run container images; this job "
+                "runs without its image",
+                "container-os",
+            )
+        elif r.image:
             out["image"] = self._value(r.image, (*base, "image"))
         tags = self._tags(r)
         if tags:
@@ -388,8 +444,7 @@ class _GitLabTranslator:
         if job.permissions and "write" in job.permissions.values():
             self.losses.add(
                 (*base, "permissions"),
-                "GitLab has no per-job token permissions; the job token's project settings "
-                "apply",
+                "GitLab has no per-job token permissions; the job token's project settings apply",
                 "permissions",
             )
         if job.gitlab:
@@ -404,11 +459,48 @@ class _GitLabTranslator:
         return out
 
     def _tags(self, r: ResolvedJob) -> list[str]:
+        if isinstance(r.runs_on, str) and r.runs_on in RUNNER_TAGS:
+            if r.runs_on == "windows":
+                # GitLab's hosted Windows runners use the PowerShell shell ("Hosted runners on
+                # Windows"), so POSIX scripts and the prelude do not run there as written.
+                self.losses.add(
+                    (*r.path, "runs_on"),
+                    "GitLab's hosted Windows runners run scripts in PowerShell, not a POSIX "
+                    "shell; the scripts and the generated prelude need rewriting for them",
+                    "windows-shell",
+                )
+            return list(RUNNER_TAGS[r.runs_on])
+        # A list selects a runner with all of these tags (GitLab docs, tags): a self-hosted
+        # one, whose own "linux" tag is kept verbatim.
         labels = [r.runs_on] if isinstance(r.runs_on, str) else list(r.runs_on)
-        tags: list[str] = []
-        for label in labels:
-            tags.extend(RUNNER_TAGS.get(label, [self._value(label, (*r.path, "runs_on"))]))
+        tags = []
+        for i, label in enumerate(labels):
+            where = (*r.path, "runs_on") if isinstance(r.runs_on, str) else (*r.path, "runs_on", i)
+            if "${{" in label and self._template_may_be_neutral(r, label):
+                self.losses.add(
+                    where,
+                    "a runner label from a template becomes a GitLab tag as it is; the neutral "
+                    f"labels ({', '.join(RUNNER_TAGS)}) are not mapped to hosted runner tags",
+                    "runner-label",
+                )
+            tags.append(self._value(label, where))
         return tags
+
+    def _template_may_be_neutral(self, r: ResolvedJob, label: str) -> bool:
+        """True when a templated runner label may take a neutral value (``linux``...)."""
+        matrix = r.job.matrix
+        for part in split_template(label):
+            if isinstance(part, Ref) and part.context == "matrix" and matrix is not None:
+                axis = part.parts[0]
+                values = [
+                    *matrix.axes.get(axis, ()),
+                    *(e[axis] for e in matrix.include if axis in e),
+                ]
+                if any(scalar_text(v) in RUNNER_TAGS for v in values):
+                    return True
+            elif isinstance(part, Ref) and part.context == "inputs":
+                return True
+        return False
 
     def _needs(self, r: ResolvedJob) -> list[Any]:
         listed = needs_for(r, self.graph)
@@ -526,7 +618,7 @@ class _GitLabTranslator:
             return [], status
         rule: dict[str, Any] = {}
         if tests:
-            rule["if"] = " && ".join(tests)
+            rule["if"] = _all(tests)
         if when.paths is not None:
             rule["changes"] = list(when.paths)
         if status:
@@ -577,18 +669,29 @@ class _GitLabTranslator:
         return out
 
     def _cache_key(self, key: str, path: tuple[Any, ...]) -> Any:
-        parts = split_template(key) if "${{" in key else [key]
+        parts: list[str | Expr] = split_template(key) if "${{" in key else [key]
+        if any(isinstance(p, str) and "/" in p for p in parts):
+            # GitLab: a cache key "can't contain the / character" (cache:key).
+            self.losses.add(
+                path, 'GitLab cache keys cannot contain "/"; it is written as "-"', "cache-key"
+            )
+            parts = [p.replace("/", "-") if isinstance(p, str) else p for p in parts]
         hashes = [p for p in parts if isinstance(p, HashCall)]
-        if len(hashes) == 1 and parts[-1] is hashes[0] and len(hashes[0].globs) <= 2:
-            # GitLab: cache:key:files hashes up to two files, with an optional prefix.
-            prefix = "".join(
-                p if isinstance(p, str) else self._expr(p, path) for p in parts[:-1]
-            ).rstrip("-_")
+        if len(hashes) == 1 and len(hashes[0].globs) <= 2:
+            # GitLab: cache:key:files hashes up to two files into the key, after an optional
+            # prefix. A key is only compared for equality, so text around the hash moves
+            # into the prefix: the key still changes exactly when the files or text change.
+            at = parts.index(hashes[0])
+            before, after = (
+                "".join(p if isinstance(p, str) else self._expr(p, path) for p in side)
+                for side in (parts[:at], parts[at + 1 :])
+            )
+            prefix = "-".join(x for x in (before.rstrip("-_"), after.lstrip("-_")) if x)
             out: dict[str, Any] = {"files": list(hashes[0].globs)}
             if prefix:
                 out["prefix"] = prefix
             return out
-        return self._value(key, path)
+        return "".join(p if isinstance(p, str) else self._expr(p, path) for p in parts)
 
     def _caches(self, r: ResolvedJob) -> list[dict[str, Any]]:
         caches = []
@@ -677,10 +780,13 @@ class _GitLabTranslator:
         for name, value in job.outputs.items():
             var = f"CICD_NEEDS_{_token(job.name)}_{_token(name)}"
             word = sh_double_quote(split_template(value), script_var)
-            lines.append(f"printf '{var}=%s\\n' {word} >> {OUTPUTS_FILE}")
+            # Script lines share one shell, so an earlier step may have changed directory;
+            # artifacts:reports:dotenv is read relative to the project directory.
+            lines.append(f"printf '{var}=%s\\n' {word} >> \"$CI_PROJECT_DIR/{OUTPUTS_FILE}\"")
         if not lines:
             lines.append("true")
-        return lines
+        # An entry of several lines ends its last one (written as a plain `|` block).
+        return [line + "\n" if "\n" in line.rstrip("\n") else line for line in lines]
 
     def _step_outputs_read(self, r: ResolvedJob) -> dict[str, list[str]]:
         """Output keys of each step id that later steps or job outputs read."""
@@ -710,7 +816,18 @@ class _GitLabTranslator:
         path: tuple[Any, ...],
         wanted: dict[str, list[str]],
     ) -> list[str]:
-        script, used = rewrite_script(step.run)
+        if step.shell == "pwsh":
+            # PowerShell reads environment variables as ${env:NAME} (about_Environment_Variables).
+            script, used = rewrite_script(step.run, lambda e: "env:" + script_var(e))
+        else:
+            script, used = rewrite_script(step.run)
+        if used and step.shell == "python":
+            self.losses.add(
+                (*path, "run"),
+                "a python script cannot expand templates; each is passed as an environment "
+                "variable, read it with os.environ instead of ${NAME}",
+                "step-template-shell",
+            )
         lines: list[str] = []
         for expr in used:
             if isinstance(expr, HashCall):
@@ -719,11 +836,13 @@ class _GitLabTranslator:
                     "GitLab has no hash() for scripts; the commit SHA is used instead",
                     "hash",
                 )
-                lines.append(f'{script_var(expr)}="$CI_COMMIT_SHA"')
+                # Exported: a continue_on_error step runs in a child shell.
+                lines.append(f'export {script_var(expr)}="$CI_COMMIT_SHA"')
         if step.shell in ("pwsh", "python"):
             self.losses.add(
                 (*path, "shell"),
-                f"GitLab runs scripts in the runner's shell; shell {step.shell} is not applied",
+                f"GitLab runs scripts in the runner's shell; this step runs through {step.shell} "
+                f"from there, so the job image must provide {step.shell}",
                 "step-shell",
             )
         if step.timeout:
@@ -741,7 +860,16 @@ class _GitLabTranslator:
             body.append(f"export {name}={sh_double_quote(parts, script_var)}")
         if step.working_directory:
             body.append(f"cd {sh_quote(step.working_directory)}")
-        body.append(script.rstrip("\n"))
+        command = script.rstrip("\n")
+        if step.shell == "python":
+            # GitHub runs `python {0}` for shell: python (jobs.<job_id>.steps[*].shell).
+            command = f"python -c {sh_quote(command)}"
+        elif step.shell == "pwsh":
+            # GitHub prepends $ErrorActionPreference = 'stop' to pwsh scripts (same docs).
+            command = "pwsh -NoProfile -NonInteractive -Command " + sh_quote(
+                f'$ErrorActionPreference = "Stop"\n{command}'
+            )
+        body.append(command)
         text = "\n".join(body)
         if step.continue_on_error:
             shell = "bash" if step.shell == "bash" else "sh"

@@ -10,6 +10,9 @@ Two jobs live here because both targets share them:
 * The few shell snippets the generator adds itself (retry loop, artifact packing, the GitLab
   prelude that sets the ``CICD_*`` facts). Each is plain, quoted, and kept small enough to
   pass shellcheck; the tests hold them to it.
+
+Variables a snippet defines for later steps of the same shell (step outputs read on GitLab)
+are exported, so a step that runs in a child shell (``continue_on_error``) still sees them.
 """
 
 from __future__ import annotations
@@ -80,12 +83,22 @@ def sh_double_quote(parts: Iterable[str | Expr], var_for: Callable[[Expr], str])
     return "".join(out)
 
 
+_GLOB_TOKEN = re.compile(r"(\$\{[A-Za-z_][A-Za-z0-9_]*\}|\*\*|\*|\?)")
+
+
 def glob_word(path: str) -> str:
-    """A path pattern as a shell word: wildcards live, everything else quoted."""
+    """A path pattern as a shell word: wildcards and ``${VAR}`` live, everything else quoted.
+
+    ``${VAR}`` is what ``rewrite_script`` leaves for a template (``reports/${python}.xml``
+    for ``reports/${{ matrix.python }}.xml``): it is expanded, but double-quoted so that its
+    value is never split or globbed, as GitLab expands variables in ``artifacts:paths``.
+    """
     out = []
-    for piece in re.split(r"(\*\*|\*|\?)", path):
+    for piece in _GLOB_TOKEN.split(path):
         if piece in ("**", "*", "?"):
             out.append(piece)
+        elif piece.startswith("${"):
+            out.append(f'"{piece}"')
         elif piece:
             out.append(sh_quote(piece) if re.search(r"[^A-Za-z0-9_./@%+=:,-]", piece) else piece)
     return "".join(out)
@@ -129,12 +142,18 @@ def pack_artifacts(paths: Iterable[str], archive: str) -> str:
 
 
 def unpack_artifacts(folder: str, into: str | None) -> str:
-    """Bash that unpacks every archive downloaded under ``folder`` into ``into``."""
+    """Bash that unpacks every archive downloaded under ``folder`` into ``into``.
+
+    Archives are looked for both in ``folder`` and one level down: actions/download-artifact
+    puts each artifact matched by ``pattern`` in a folder named after it, except (v5 and
+    later) when the pattern matches a single artifact, which it extracts into ``folder``
+    itself. Archive file names are unique per artifact, so the flat layout cannot collide.
+    """
     target = "." if into is None else into
     lines = [
         "shopt -s nullglob",
         f"mkdir -p {sh_quote(target)}" if into else "",
-        f'for archive in "{folder}"/*/*.tar; do',
+        f'for archive in "{folder}"/*.tar "{folder}"/*/*.tar; do',
         f'  tar -xf "$archive" -C {sh_quote(target)}',
         "done",
     ]
@@ -142,5 +161,8 @@ def unpack_artifacts(folder: str, into: str | None) -> str:
 
 
 def read_step_output(var: str, key: str) -> str:
-    """sh that copies output ``key`` of the step just run from ``$CICD_OUTPUT`` into ``var``."""
-    return f'{var}="$(sed -n \'s/^{key}=//p\' "$CICD_OUTPUT" | tail -n 1)"'
+    """sh that copies output ``key`` of the step just run from ``$CICD_OUTPUT`` into ``var``.
+
+    The variable is exported: a later step may run in a child shell (``continue_on_error``).
+    """
+    return f'{var}="$(sed -n \'s/^{key}=//p\' "$CICD_OUTPUT" | tail -n 1)"; export {var}'

@@ -3,20 +3,33 @@
 Generated files are written by one ruamel round-trip dumper configured once: block style,
 two-space indentation with indented sequences, multi-line strings as literal blocks, keys
 in the order the translator built them, and a header comment. ruamel quotes any plain
-string that YAML would otherwise read as something else (``a: b``, ``!expr``, ``yes``,
+string that YAML 1.2 would otherwise read as something else (``a: b``, ``!expr``, ``true``,
 ``3.10``), which is what keeps script lines with a colon from turning into mappings.
+GitLab reads its file as YAML 1.1 (Ruby's Psych), where plain ``on``, ``no``, ``y``, ``1:20``
+or ``0777`` are booleans and numbers too; with ``yaml11=True`` every string that a YAML 1.1
+parser would not read back as that string is single-quoted, keys included.
 Same data, same bytes: nothing here depends on time, hashing order or the environment.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    LiteralScalarString,
+    SingleQuotedScalarString,
+)
+
+_YAML11 = VersionedResolver(version=(1, 1))
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -27,23 +40,44 @@ class Commented:
     comment: str
 
 
-def _prepare(node: Any) -> Any:
+def _prepare(node: Any, yaml11: bool) -> Any:
     if isinstance(node, dict):
         out = CommentedMap()
         for key, value in node.items():
+            name = _prepare(key, yaml11) if isinstance(key, str) and "\n" not in key else key
             if isinstance(value, Commented):
-                out[key] = _prepare(value.value)
-                out.yaml_add_eol_comment(value.comment, key)
+                out[name] = _prepare(value.value, yaml11)
+                out.yaml_add_eol_comment(value.comment, name)
             else:
-                out[key] = _prepare(value)
+                out[name] = _prepare(value, yaml11)
         return out
     if isinstance(node, list | tuple):
-        return CommentedSeq(_prepare(v) for v in node)
-    if isinstance(node, str) and "\n" in node.rstrip("\n"):
-        text = node if node.endswith("\n") else node + "\n"
-        # Literal blocks cannot carry trailing spaces on lines or tabs safely everywhere;
-        # ruamel falls back to a quoted scalar itself when a block is impossible.
-        return LiteralScalarString(text)
+        return CommentedSeq(_prepare(v, yaml11) for v in node)
+    if isinstance(node, str) and _BLOCK_UNSAFE.search(node):
+        # Only double quotes escape these; YAML 1.1 even folds NEL, LS and PS in quotes.
+        return DoubleQuotedScalarString(node)
+    if isinstance(node, str) and "\n" not in node and yaml11:
+        return _quoted_for_yaml11(node)
+    if isinstance(node, str) and "\n" in node:
+        # Any text with a line break, also one line ending in "\n" (a `run: |` script of a
+        # single line), reads best as a literal block rather than a quoted "...\n" scalar.
+        # ruamel writes the chomping indicator (|-, |+) that keeps the final breaks exact.
+        return LiteralScalarString(node)
+    return node
+
+
+# Characters a literal block cannot carry byte for byte: YAML normalises the other line
+# breaks (\r, NEL, LS, PS) to \n and forbids control characters in plain text, so such text
+# stays a double-quoted scalar with escapes.
+_BLOCK_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]"
+)
+
+
+def _quoted_for_yaml11(node: Any) -> Any:
+    """``node`` single-quoted when a YAML 1.1 parser would read it plain as a non-string."""
+    if isinstance(node, str) and _YAML11.resolve(ScalarNode, node, (True, False)) != _STR_TAG:
+        return SingleQuotedScalarString(node)
     return node
 
 
@@ -59,12 +93,15 @@ def _yaml() -> YAML:
 _DUMPER = _yaml()
 
 
-def dump_yaml(data: dict[str, Any], header: str) -> str:
-    """Serialise ``data`` with ``header`` (lines without ``#``) as the opening comment."""
+def dump_yaml(data: dict[str, Any], header: str, *, yaml11: bool = False) -> str:
+    """Serialise ``data`` with ``header`` (lines without ``#``) as the opening comment.
+
+    ``yaml11`` quotes what a YAML 1.1 reader would take for another type (see above).
+    """
     stream = io.StringIO()
     for line in header.splitlines():
         stream.write(f"# {line}".rstrip() + "\n")
-    _DUMPER.dump(_prepare(data), stream)
+    _DUMPER.dump(_prepare(data, yaml11), stream)
     return stream.getvalue()
 
 
