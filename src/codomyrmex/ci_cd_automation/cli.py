@@ -54,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cicd`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (exit 2) and --help (exit 0) print themselves
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
         if args.command == "validate":
             return _validate(args.files)
@@ -70,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cicd: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
-        print(f"cicd: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        reason = str(exc.strerror or exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cicd: {where}{reason[:1].lower()}{reason[1:]}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
@@ -106,11 +111,13 @@ def _generate(file: str, target: str, out: Path, check: bool) -> int:
     for loss in rendering.losses:
         print(loss.format(pipeline.source))
     if check:
-        stale = [
-            rel for rel, text in sorted(rendering.files.items()) if _read_or_none(out / rel) != text
-        ]
-        for rel in stale:
-            print(f"{out / rel}: out of date; run cicd generate {file}", file=sys.stderr)
+        stale = False
+        for rel, text in sorted(rendering.files.items()):
+            on_disk = _read_or_none(out / rel)
+            if on_disk != text:
+                state = "out of date" if (out / rel).exists() else "missing"
+                print(f"{out / rel}: {state}; run cicd generate {file}", file=sys.stderr)
+                stale = True
         return EXIT_FAILED if stale else EXIT_OK
     for rel, text in sorted(rendering.files.items()):
         _write_atomic(out / rel, text)

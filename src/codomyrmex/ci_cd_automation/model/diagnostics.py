@@ -5,6 +5,11 @@ them, and only ``format`` decides how they read. With a source file and a positi
 is ``FILE:LINE:COL: message [rule-id]`` (1-based, like compilers and actionlint); without a
 file (``create_pipeline`` from Python) the model path stands in for the position:
 ``stages[1].jobs[0].needs[0]: message [rule-id]``.
+
+A rule says *what* is wrong and *where in the model*; two optional hints refine where in the
+file: ``at_key`` (the problem is the mapping key naming the last path segment, not its
+value) and ``offset`` (the problem starts at this character of the string value, such as
+the ``${{`` of a template). ``model.source`` turns them into a line and column.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class Diagnostic:
     line: int | None = None
     column: int | None = None
     hints: tuple[str, ...] = field(default=())
+    at_key: bool = False
+    offset: int | None = None
 
     def format(self) -> str:
         """The one-line form printed by ``cicd validate``."""

@@ -17,6 +17,7 @@ error type, so ``model.loader`` can print them with their rule.
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -65,6 +66,9 @@ def scalar_text(value: Scalar) -> str:
 
 
 NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
+# A filter lists at least one pattern: leaving it out matches everything, and an empty list
+# would mean "match nothing", which GitHub's schema refuses and nobody means.
+Patterns = Annotated[tuple[NonEmptyText, ...], Field(min_length=1)]
 Seconds = Annotated[int, Field(gt=0, le=7 * 24 * 3600)]
 
 # Names GitLab reads as global keywords, so they cannot be job names in .gitlab-ci.yml.
@@ -123,16 +127,16 @@ class StrictModel(BaseModel):
 class PushTrigger(StrictModel):
     """Run on pushes; ``None`` filters mean "any", GitHub's filter semantics otherwise."""
 
-    branches: tuple[str, ...] | None = None
-    tags: tuple[str, ...] | None = None
-    paths: tuple[str, ...] | None = None
+    branches: Patterns | None = None
+    tags: Patterns | None = None
+    paths: Patterns | None = None
 
 
 class PullRequestTrigger(StrictModel):
     """Run on pull / merge requests targeting ``branches``."""
 
-    branches: tuple[str, ...] | None = None
-    paths: tuple[str, ...] | None = None
+    branches: Patterns | None = None
+    paths: Patterns | None = None
 
 
 class ManualInput(StrictModel):
@@ -152,16 +156,37 @@ class ManualInput(StrictModel):
         return "choice" if self.options else "string"
 
     @model_validator(mode="after")
-    def _default_is_an_option(self) -> ManualInput:
+    def _default_fits(self) -> ManualInput:
+        # "at" names the key the error is about, so the diagnostic points at it.
         if self.options and self.default is not None and str(self.default) not in self.options:
             raise PydanticCustomError(
                 "invalid-value",
-                "default {default!r} is not one of the options",
-                {"default": str(self.default)},
+                'default "{default}" is not one of the options ({options})',
+                {
+                    "default": scalar_text(self.default),
+                    "options": ", ".join(f'"{o}"' for o in self.options),
+                    "at": "default",
+                },
             )
         if self.type == "choice" and not self.options:
-            raise PydanticCustomError("invalid-value", "a choice input needs options", {})
+            raise PydanticCustomError(
+                "invalid-value", "a choice input needs options", {"at": "type"}
+            )
+        if self.default is not None and not _fits_type(self.default, self.type):
+            raise PydanticCustomError(
+                "invalid-value",
+                'default "{default}" is not a {type}',
+                {"default": scalar_text(self.default), "type": str(self.type), "at": "default"},
+            )
         return self
+
+
+def _fits_type(value: Scalar, kind: str | None) -> bool:
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return True
 
 
 class ManualTrigger(StrictModel):
@@ -214,10 +239,10 @@ class RetryPolicy(StrictModel):
 class When(StrictModel):
     """When a job runs: filters on the event, plus the status of its dependencies."""
 
-    branches: tuple[str, ...] | None = None
-    tags: tuple[str, ...] | None = None
-    events: tuple[Event, ...] | None = None
-    paths: tuple[str, ...] | None = None
+    branches: Patterns | None = None
+    tags: Patterns | None = None
+    events: Annotated[tuple[Event, ...], Field(min_length=1)] | None = None
+    paths: Patterns | None = None
     status: Status = "on_success"
     variables: dict[VarName, str] = Field(default_factory=dict)
 
@@ -246,6 +271,28 @@ class Matrix(BaseModel):
     def axes(self) -> dict[str, tuple[Scalar, ...]]:
         return dict(self.__pydantic_extra__ or {})
 
+    @model_validator(mode="before")
+    @classmethod
+    def _misspelt_include_exclude(cls, data: Any) -> Any:
+        # An open mapping turns `exlude: [...]` into an axis; a list that is empty or holds
+        # mappings can never be an axis, so such a key is a misspelt include or exclude.
+        if not isinstance(data, dict):
+            return data
+        for name, value in data.items():
+            if name in ("include", "exclude") or not isinstance(name, str):
+                continue
+            close = difflib.get_close_matches(name, ("include", "exclude"), n=1, cutoff=0.6)
+            looks_like_entries = isinstance(value, list) and (
+                not value or any(isinstance(v, dict) for v in value)
+            )
+            if close and looks_like_entries:
+                raise PydanticCustomError(
+                    "unknown-key",
+                    'unknown key "{name}" in "matrix"; did you mean "{close}"?',
+                    {"name": name, "close": close[0], "at": name, "at_key": True},
+                )
+        return data
+
     @model_validator(mode="after")
     def _axes_are_identifiers(self) -> Matrix:
         import re
@@ -254,8 +301,9 @@ class Matrix(BaseModel):
             if not re.match(IDENT_PATTERN, name):
                 raise PydanticCustomError(
                     "invalid-name",
-                    "invalid matrix axis name {name!r}: use letters, digits and '_'",
-                    {"name": name},
+                    "invalid matrix axis name \"{name}\"; start with a letter or '_', "
+                    "then letters, digits and '_'",
+                    {"name": name, "at": name, "at_key": True},
                 )
         if not self.axes and not self.include:
             raise PydanticCustomError("invalid-value", "a matrix needs at least one axis", {})
@@ -288,11 +336,16 @@ class Service(StrictModel):
     ports: tuple[Annotated[int, Field(gt=0, lt=65536)], ...] = ()
 
 
+# GitHub shows the URL as a link and GitLab's schema requires http(s)://something (or a
+# variable), so a URL is absolute, or starts with a template that yields one.
+URL_PATTERN = r"^(https?://.+|\$\{\{.+)$"
+
+
 class EnvironmentSpec(StrictModel):
     """A deployment environment with an optional URL."""
 
     name: NonEmptyText
-    url: str | None = None
+    url: Annotated[str, StringConstraints(pattern=URL_PATTERN)] | None = None
 
 
 EnvironmentRef = NonEmptyText | EnvironmentSpec

@@ -5,16 +5,36 @@ kebab-case rule id (never renamed: docs and tests quote them). Diagnostics carry
 paths only; ``model.loader`` attaches file positions. Rules run after the structural
 (pydantic) validation succeeded, so they can rely on types.
 
-Rule ids: ``duplicate-stage``, ``duplicate-job``, ``empty-stage``, ``stage-dependencies``,
-``job-needs``, ``stage-cycle``, ``job-cycle``, ``duplicate-step-id``, ``template-syntax``,
-``template-context``, ``secret-undeclared``, ``secret-outside-env``, ``reserved-name``,
-``matrix-exclude``, ``output-source``, ``artifact-job``, ``when-variables``, ``when-status``,
-``no-triggers``,
-``permission-level``.
+Rule ids of this module: ``duplicate-stage``, ``duplicate-job`` (also for names that differ
+only in case: GitHub job ids ignore case), ``duplicate-service-alias``, ``empty-stage``,
+``stage-dependencies``, ``job-needs``, ``stage-cycle``, ``job-cycle``, ``duplicate-step-id``,
+``template-syntax``, ``template-context``, ``secret-undeclared``, ``secret-outside-env``,
+``reserved-name``, ``variable-collision``, ``matrix-exclude``, ``output-source``,
+``artifact-job``, ``when-variables``, ``when-status``, ``no-triggers``, ``permission-level``.
+
+Added after the first release:
+
+* ``duplicate-service-alias``: two services of one job with one alias, which is the host
+  name the job reaches them by;
+* ``variable-collision``: config variables, manual inputs, declared secrets and matrix axes
+  all reach scripts as environment variables of the same name, and a job's ``env``
+  overrides them, so two of them with one name silently hide each other; each name may be
+  used by one of them only (a job's ``env`` may still override a config variable: that is
+  what it is for).
+
+Every other rule id, for reference (they come from other modules of ``model``):
+
+* ``model.messages`` (structure, from the pydantic models): ``unknown-key``, ``missing-key``,
+  ``wrong-type``, ``invalid-value``, ``invalid-name``, ``step-kind``;
+* ``model.loader`` (the file itself): ``file-read``, ``file-size``, ``yaml-encoding``,
+  ``yaml-syntax``, ``yaml-duplicate-key``, ``yaml-alias-bomb``, ``yaml-tag`` (a tag such
+  as ``!reference``: not plain data), ``float-version`` (a plain ``3.10`` that YAML reads
+  as the number ``3.1``: quote it), and ``wrong-type`` for a file that is not a mapping.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,9 +43,12 @@ from .diagnostics import Diagnostic, Path
 from .graph import direct_needs, find_cycle
 from .pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
+    RESERVED_VARIABLE_PREFIXES,
     CacheStep,
     DownloadArtifactStep,
     Job,
+    PermissionLevel,
+    PermissionScope,
     Pipeline,
     RunStep,
     SetupStep,
@@ -33,10 +56,12 @@ from .pipeline import (
     UploadArtifactStep,
     UsesStep,
 )
-from .templates import CI_FACTS, CONTEXTS, HashCall, Ref, TemplateSyntaxError, split_template
+from .templates import CI_FACTS, CONTEXTS, HashCall, Ref, TemplateSyntaxError, split_template_spans
 
 Rule = Callable[[Pipeline], Iterable[Diagnostic]]
-RESERVED_ENV_PREFIXES = ("CICD_", "GITHUB_")
+# Names the runners set: CICD_ by every backend, the others by GitHub and GitLab; a pipeline
+# that sets them is overridden (or overrides the runner) depending on the provider.
+RESERVED_ENV_PREFIXES = RESERVED_VARIABLE_PREFIXES
 
 
 def _hint(name: str, known: Iterable[str]) -> tuple[str, ...]:
@@ -49,7 +74,7 @@ def _job_path(si: int, ji: int, *rest: str | int) -> Path:
 
 
 def check_names(pipeline: Pipeline) -> Iterator[Diagnostic]:
-    """duplicate-stage, duplicate-job, empty-stage, reserved-name."""
+    """duplicate-stage, duplicate-job, duplicate-service-alias, empty-stage, reserved-name."""
     seen_stages: dict[str, int] = {}
     for si, stage in enumerate(pipeline.stages):
         if stage.name in seen_stages:
@@ -68,8 +93,25 @@ def check_names(pipeline: Pipeline) -> Iterator[Diagnostic]:
                 hints=("add a job or remove the stage",),
             )
     seen_jobs: dict[str, str] = {}
+    folded: dict[str, str] = {}
     for si, ji, stage, job in pipeline.iter_jobs():
-        if job.name in seen_jobs:
+        other = folded.get(job.name.casefold())
+        if job.name not in seen_jobs and other is not None:
+            # GitHub compares job ids case-insensitively: "build" and "Build" are one job.
+            yield Diagnostic(
+                f'job "{job.name}" differs from job "{other}" only in case',
+                "duplicate-job",
+                _job_path(si, ji, "name"),
+                hints=("GitHub job ids ignore case; choose another name",),
+            )
+        folded.setdefault(job.name.casefold(), job.name)
+        if job.name in seen_jobs and seen_jobs[job.name] == stage.name:
+            yield Diagnostic(
+                f'job "{job.name}" is defined twice in stage "{stage.name}"',
+                "duplicate-job",
+                _job_path(si, ji, "name"),
+            )
+        elif job.name in seen_jobs:
             yield Diagnostic(
                 f'job "{job.name}" in stage "{stage.name}" is already defined in stage '
                 f'"{seen_jobs[job.name]}"',
@@ -85,25 +127,89 @@ def check_names(pipeline: Pipeline) -> Iterator[Diagnostic]:
                 _job_path(si, ji, "name"),
                 hints=("choose another name",),
             )
+    for si, ji, _stage, job in pipeline.iter_jobs():
+        aliases: set[str] = set()
+        for vi, service in enumerate(job.services):
+            if service.alias in aliases:
+                yield Diagnostic(
+                    f'service alias "{service.alias}" is used twice in job "{job.name}"',
+                    "duplicate-service-alias",
+                    _job_path(si, ji, "services", vi, "alias"),
+                    hints=("each service needs its own alias: it is the service's host name",),
+                )
+            aliases.add(service.alias)
     for path, names in _env_maps(pipeline):
+        what = {"matrix": "matrix axis", "inputs": "manual input"}.get(str(path[-1]), "variable")
         for name in names:
             if name.startswith(RESERVED_ENV_PREFIXES):
                 yield Diagnostic(
-                    f'variable "{name}" uses a reserved prefix '
-                    f"({', '.join(RESERVED_ENV_PREFIXES)})",
+                    f'{what} "{name}" uses a reserved prefix ({", ".join(RESERVED_ENV_PREFIXES)})',
                     "reserved-name",
                     (*path, name),
                     hints=("these are set by the runners",),
+                    at_key=True,
                 )
 
 
 def _env_maps(pipeline: Pipeline) -> Iterator[tuple[Path, Iterable[str]]]:
     yield ("config", "variables"), pipeline.config.variables
+    manual = pipeline.config.triggers.manual
+    if manual is not None:
+        yield ("config", "triggers", "manual", "inputs"), manual.inputs
     for si, ji, _stage, job in pipeline.iter_jobs():
         yield _job_path(si, ji, "env"), job.env
+        if job.matrix is not None:
+            yield _job_path(si, ji, "matrix"), job.matrix.axes
+        for vi, service in enumerate(job.services):
+            yield _job_path(si, ji, "services", vi, "env"), service.env
         for ki, step in enumerate(job.steps):
             if isinstance(step, RunStep | UsesStep):
                 yield _job_path(si, ji, "steps", ki, "env"), step.env
+
+
+def check_variable_names(pipeline: Pipeline) -> Iterator[Diagnostic]:
+    """variable-collision: one name for two things that all become environment variables."""
+    owners: dict[str, tuple[str, Path]] = {}
+    config = pipeline.config
+    manual = config.triggers.manual
+    pipeline_wide: list[tuple[str, str, Path]] = [
+        *(("config variable", n, ("config", "variables", n)) for n in config.variables),
+        *(
+            ("manual input", n, ("config", "triggers", "manual", "inputs", n))
+            for n in (manual.inputs if manual else {})
+        ),
+        *(("secret", n, ("config", "secrets", i)) for i, n in enumerate(config.secrets)),
+    ]
+    for what, name, path in pipeline_wide:
+        if name in owners and owners[name][0] != what:
+            yield _collision(what, name, path, owners[name][0], at_key=what != "secret")
+        owners.setdefault(name, (what, path))
+    for si, ji, _stage, job in pipeline.iter_jobs():
+        if job.matrix is None:
+            continue
+        axes = {name: _job_path(si, ji, "matrix", name) for name in job.matrix.axes}
+        for ei, entry in enumerate(job.matrix.include):
+            for name in entry:
+                axes.setdefault(name, _job_path(si, ji, "matrix", "include", ei, name))
+        step_env = {n for s in job.steps if isinstance(s, RunStep | UsesStep) for n in s.env}
+        for name, path in axes.items():
+            if name in owners:
+                yield _collision("matrix axis", name, path, owners[name][0])
+            elif name in job.env or name in step_env:
+                yield _collision(
+                    "matrix axis", name, path, f'variable in the env of job "{job.name}"'
+                )
+
+
+def _collision(what: str, name: str, path: Path, other: str, *, at_key: bool = True) -> Diagnostic:
+    return Diagnostic(
+        f'{what} "{name}" has the same name as a {other}; both reach scripts as the '
+        f'variable "{name}", so one hides the other',
+        "variable-collision",
+        path,
+        hints=("rename one of them",),
+        at_key=at_key,
+    )
 
 
 def check_dependencies(pipeline: Pipeline) -> Iterator[Diagnostic]:
@@ -148,21 +254,39 @@ def check_dependencies(pipeline: Pipeline) -> Iterator[Diagnostic]:
     stage_graph = {s.name: s.dependencies for s in pipeline.stages}
     cycle = find_cycle(stage_graph)
     if cycle:
+        # Point at the first edge of the cycle: where cycle[0] names cycle[1].
         si = stage_names.index(cycle[0])
+        di = pipeline.stages[si].dependencies.index(cycle[1])
         yield Diagnostic(
-            "stage dependencies form a cycle: " + " -> ".join(cycle),
+            "stage dependencies form a cycle: " + _chain(cycle),
             "stage-cycle",
-            ("stages", si, "dependencies"),
+            ("stages", si, "dependencies", di),
+            hints=("remove one of these dependencies",),
         )
         return
     cycle = find_cycle(direct_needs(pipeline))
     if cycle:
-        si, ji = next((si, ji) for si, ji, _, j in pipeline.iter_jobs() if j.name == cycle[0])
         yield Diagnostic(
-            "jobs depend on each other in a cycle: " + " -> ".join(cycle),
+            "jobs depend on each other in a cycle: " + _chain(cycle),
             "job-cycle",
-            _job_path(si, ji, "needs"),
+            _edge_path(pipeline, cycle[0], cycle[1]),
+            hints=("remove one of these needs or stage dependencies",),
         )
+
+
+def _chain(names: Iterable[str]) -> str:
+    return " -> ".join(f'"{n}"' for n in names)
+
+
+def _edge_path(pipeline: Pipeline, job_name: str, dep: str) -> Path:
+    """Where job ``job_name`` comes to depend on ``dep``: its needs entry, or its stage's."""
+    si, ji, stage, job = next(t for t in pipeline.iter_jobs() if t[3].name == job_name)
+    if dep in job.needs:
+        return _job_path(si, ji, "needs", job.needs.index(dep))
+    dep_stage = next(s.name for s in pipeline.stages if any(j.name == dep for j in s.jobs))
+    if dep_stage in stage.dependencies:
+        return ("stages", si, "dependencies", stage.dependencies.index(dep_stage))
+    return _job_path(si, ji, "name")
 
 
 @dataclass(frozen=True)
@@ -199,13 +323,18 @@ def _job_sites(si: int, ji: int, stage: Stage, job: Job) -> Iterator[TemplateSit
         for name, value in service.env.items():
             if isinstance(value, str):
                 yield TemplateSite((*base, "services", i, "env", name), value, "job")
+    # An inherited environment is checked for every job of the stage (matrix axes and
+    # needs differ per job) but reported where it is written.
     env = job.environment if job.environment is not None else stage.environment
+    env_path = (
+        (*base, "environment") if job.environment is not None else ("stages", si, "environment")
+    )
     if isinstance(env, str):
-        yield TemplateSite((*base, "environment"), env, "job")
+        yield TemplateSite(env_path, env, "job")
     elif env is not None:
-        yield TemplateSite((*base, "environment", "name"), env.name, "job")
+        yield TemplateSite((*env_path, "name"), env.name, "job")
         if env.url:
-            yield TemplateSite((*base, "environment", "url"), env.url, "job")
+            yield TemplateSite((*env_path, "url"), env.url, "job")
     if job.cache:
         yield TemplateSite((*base, "cache", "key"), job.cache.key, "job")
         for i, text in enumerate(job.cache.paths):
@@ -250,25 +379,40 @@ def check_templates(pipeline: Pipeline) -> Iterator[Diagnostic]:
     jobs = {j.name: j for _, _, _, j in pipeline.iter_jobs()}
     inputs = pipeline.config.triggers.manual.inputs if pipeline.config.triggers.manual else {}
     declared_secrets = set(pipeline.config.secrets)
-    for site in template_sites(pipeline):
+    for site, job in _sites_with_jobs(pipeline):
         if "${{" not in site.text:
             continue
         try:
-            parts = split_template(site.text)
+            parts = split_template_spans(site.text)
         except TemplateSyntaxError as exc:
-            yield Diagnostic(str(exc), "template-syntax", site.path)
+            yield Diagnostic(str(exc), "template-syntax", site.path, offset=exc.offset)
             continue
-        job = None
-        if site.path[0] == "stages":
-            job = pipeline.stages[int(site.path[1])].jobs[int(site.path[3])]
-        for part in parts:
+        for offset, part in parts:
             if isinstance(part, str):
                 continue
             if isinstance(part, HashCall):
                 if site.kind in ("config", "output"):
-                    yield Diagnostic("hash() is not available here", "template-context", site.path)
+                    yield Diagnostic(
+                        "hash() is not available here",
+                        "template-context",
+                        site.path,
+                        hints=("hash() works in job and step fields such as cache keys",),
+                        offset=offset,
+                    )
                 continue
-            yield from _check_ref(part, site, job, graph, jobs, inputs, declared_secrets, pipeline)
+            for diag in _check_ref(
+                part, site, job, graph, jobs, inputs, declared_secrets, pipeline
+            ):
+                yield dataclasses.replace(diag, offset=offset)
+
+
+def _sites_with_jobs(pipeline: Pipeline) -> Iterator[tuple[TemplateSite, Job | None]]:
+    for name, value in pipeline.config.variables.items():
+        if isinstance(value, str):
+            yield TemplateSite(("config", "variables", name), value, "config"), None
+    for si, ji, stage, job in pipeline.iter_jobs():
+        for site in _job_sites(si, ji, stage, job):
+            yield site, job
 
 
 def _check_ref(
@@ -322,9 +466,17 @@ def _check_ref(
     assert_job = job
     if ctx == "matrix":
         axes = _matrix_keys(assert_job)
-        if name not in axes:
+        if assert_job is not None and assert_job.matrix is None:
             yield Diagnostic(
-                f'"matrix.{name}" is not an axis of this job\'s matrix',
+                f'"matrix.{name}" is used but job "{assert_job.name}" has no matrix',
+                "template-context",
+                where,
+            )
+        elif name not in axes:
+            yield Diagnostic(
+                f'"matrix.{name}" is not an axis of the matrix of job "{assert_job.name}"'
+                if assert_job is not None
+                else f'"matrix.{name}" is not a matrix axis',
                 "template-context",
                 where,
                 hints=_hint(name, axes),
@@ -368,7 +520,9 @@ def _check_ref(
                 where,
             )
     elif ctx == "env":
-        if site.kind not in _STEP_ONLY:
+        # GitHub has no env context in a job's own env (nor outside steps at all).
+        in_job_env = len(where) == 6 and where[4] == "env"
+        if site.kind not in _STEP_ONLY or in_job_env:
             yield Diagnostic(
                 '"env" templates are only available in steps', "template-context", where
             )
@@ -467,6 +621,7 @@ def check_job_parts(pipeline: Pipeline) -> Iterator[Diagnostic]:
                             "matrix-exclude",
                             _job_path(si, ji, "matrix", "exclude", ei, key),
                             hints=_hint(key, job.matrix.axes),
+                            at_key=True,
                         )
         for i, secret in enumerate(job.secrets):
             if secret not in pipeline.config.secrets:
@@ -493,6 +648,7 @@ def check_job_parts(pipeline: Pipeline) -> Iterator[Diagnostic]:
                         "when-variables",
                         _job_path(si, ji, "when", "variables", name),
                         hints=_hint(name, known_vars),
+                        at_key=True,
                     )
 
 
@@ -505,17 +661,25 @@ def check_config(pipeline: Pipeline) -> Iterator[Diagnostic]:
             ("config", "triggers"),
             hints=("add push, pull_request, schedule or manual",),
         )
-    level = pipeline.config.permissions.get("id-token")
-    if level == "read":
-        yield Diagnostic(
-            '"id-token" can only be "write" or "none"',
-            "permission-level",
-            ("config", "permissions", "id-token"),
-        )
+    scopes: list[tuple[Path, Mapping[PermissionScope, PermissionLevel]]] = [
+        (("config", "permissions"), pipeline.config.permissions)
+    ]
+    for si, ji, _stage, job in pipeline.iter_jobs():
+        if job.permissions is not None:
+            scopes.append((_job_path(si, ji, "permissions"), job.permissions))
+    for path, permissions in scopes:
+        # GitHub documents id-token as write or none only: a token is minted, never read.
+        if permissions.get("id-token") == "read":
+            yield Diagnostic(
+                '"id-token" can only be "write" or "none", found "read"',
+                "permission-level",
+                (*path, "id-token"),
+            )
 
 
 RULES: tuple[Rule, ...] = (
     check_names,
+    check_variable_names,
     check_dependencies,
     check_templates,
     check_job_parts,

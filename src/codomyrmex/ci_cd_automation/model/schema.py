@@ -4,13 +4,21 @@ Editors use it for completion and inline errors (``cicd schema > pipeline.schema
 then point the YAML language server at it). It is generated, never hand-written, so it
 cannot drift from what the loader accepts; the semantic rules of ``model.rules`` are not
 expressible in JSON Schema and are only checked by ``cicd validate``.
+
+Three things the loader accepts or refuses are not visible in pydantic's schema and are
+added here, so that the schema agrees with ``cicd validate`` on every file's structure:
+
+* mappings whose keys are names (``variables``, ``env``, ``outputs``...) refuse keys that
+  are not names (pydantic writes ``patternProperties`` without closing the mapping);
+* matrix axes are names too;
+* ``checkout:`` with nothing after it is a checkout with default options.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .pipeline import PipelineSpec
+from .pipeline import IDENT_PATTERN, PipelineSpec
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -18,4 +26,23 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def pipeline_json_schema() -> dict[str, Any]:
     """The JSON Schema of a pipeline file."""
     schema = PipelineSpec.model_json_schema(by_alias=True)
+    _close_name_maps(schema)
+    defs = schema.get("$defs", {})
+    if "Matrix" in defs:
+        defs["Matrix"]["propertyNames"] = {"pattern": IDENT_PATTERN}
+    checkout = defs.get("CheckoutStep", {}).get("properties", {}).get("checkout")
+    if checkout is not None and "$ref" in checkout:
+        ref = checkout.pop("$ref")
+        checkout["anyOf"] = [{"$ref": ref}, {"type": "null"}]
     return {"$schema": SCHEMA_DIALECT, "title": "codomyrmex-ci-cd pipeline", **schema}
+
+
+def _close_name_maps(node: Any) -> None:
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_name_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_name_maps(value)

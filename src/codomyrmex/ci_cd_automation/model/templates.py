@@ -79,8 +79,13 @@ def parse_expression(text: str, offset: int = 0) -> Expr:
         return HashCall(tuple(globs))
     match = _REF_RE.match(body)
     if not match:
+        if re.fullmatch(_IDENT, body):
+            raise TemplateSyntaxError(
+                f'template "{body}" names no value: write "{body}.<name>"', offset
+            )
         raise TemplateSyntaxError(
-            f"template {body!r} is not a reference like 'matrix.python' or a hash('glob') call",
+            f'template "{body}" is not a reference like "matrix.python" or a call like '
+            "\"hash('requirements.txt')\"",
             offset,
         )
     context = match.group(1)
@@ -105,21 +110,33 @@ def _parse_quoted_list(text: str, offset: int) -> list[str]:
 
 def split_template(text: str) -> list[str | Expr]:
     """Split a string into literal text and parsed expressions, in order."""
-    out: list[str | Expr] = []
+    return [part for _, part in split_template_spans(text)]
+
+
+def split_template_spans(text: str) -> list[tuple[int, str | Expr]]:
+    """``split_template`` with the offset in ``text`` where each part starts.
+
+    The offset of an expression is that of its ``${{``, so a diagnostic can point at it.
+    """
+    out: list[tuple[int, str | Expr]] = []
     pos = 0
     for match in TEMPLATE_RE.finditer(text):
         if match.start() > pos:
-            out.append(text[pos : match.start()])
-        out.append(parse_expression(match.group(1), match.start()))
+            literal = text[pos : match.start()]
+            if "${{" in literal:
+                raise TemplateSyntaxError(_UNCLOSED, pos + literal.index("${{"))
+            out.append((pos, literal))
+        out.append((match.start(), parse_expression(match.group(1), match.start())))
         pos = match.end()
     if pos < len(text):
-        out.append(text[pos:])
-    if "${{" in text and not any(not isinstance(p, str) for p in out):
-        raise TemplateSyntaxError("unclosed '${{': templates end with '}}'", text.index("${{"))
-    for part in out:
-        if isinstance(part, str) and "${{" in part:
-            raise TemplateSyntaxError("unclosed '${{': templates end with '}}'", text.index("${{"))
+        literal = text[pos:]
+        if "${{" in literal:
+            raise TemplateSyntaxError(_UNCLOSED, pos + literal.index("${{"))
+        out.append((pos, literal))
     return out
+
+
+_UNCLOSED = 'unclosed "${{": templates end with "}}"'
 
 
 def has_template(text: str) -> bool:
