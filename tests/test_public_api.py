@@ -76,3 +76,11 @@ def test_create_pipeline_matches_the_spec_shape() -> None:
 def test_functions_not_built_yet_say_so(name: str, args: tuple[object, ...]) -> None:
     with pytest.raises(api.NotBuiltError, match=r"issue #\d"):
         getattr(api, name)(*args)
+
+
+def test_create_pipeline_reports_a_stage_that_is_not_a_mapping() -> None:
+    with pytest.raises(api.PipelineValidationError) as info:
+        api.create_pipeline("p", ["x"])  # type: ignore[list-item]
+    assert [d.format() for d in info.value.diagnostics] == [
+        'stages[0]: a stage must be a mapping, found string "x" [wrong-type]'
+    ]

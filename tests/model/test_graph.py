@@ -71,3 +71,21 @@ def test_on_failure_jobs_list_every_ancestor() -> None:
 def test_find_cycle_names_the_cycle() -> None:
     assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": ["b"], "b": []}) is None
+
+
+def test_image_null_opts_out_of_the_default_image() -> None:
+    pipeline = create_pipeline(
+        "p",
+        [
+            {
+                "name": "s",
+                "jobs": [
+                    {"name": "bare", "image": None, "steps": RUN},
+                    {"name": "boxed", "steps": RUN},
+                ],
+            }
+        ],
+        {"defaults": {"image": "alpine:3"}},
+    )
+    images = {r.name: r.image for r in resolve_jobs(pipeline)}
+    assert images == {"bare": None, "boxed": "alpine:3"}

@@ -97,3 +97,12 @@ def test_manual_event_keeps_its_parentheses_next_to_other_tests() -> None:
     )
     rule = _load(rendering.files[GITLAB])["j"]["rules"][0]["if"]
     assert rule == '($CI_PIPELINE_SOURCE == "web" || $CI_PIPELINE_SOURCE == "api") && $V == "x"'
+
+
+def test_gitlab_environment_url_from_one_template_is_a_bare_variable() -> None:
+    # GitLab's schema: environment:url is http(s)://... or $VARIABLE; ${VARIABLE} is refused.
+    rendering = _render(
+        {"environment": {"name": "prod", "url": "${{ vars.URL }}"}},
+        variables={"URL": "https://example.com"},
+    )
+    assert _load(rendering.files[GITLAB])["j"]["environment"]["url"] == "$URL"

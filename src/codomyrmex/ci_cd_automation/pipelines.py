@@ -40,7 +40,9 @@ def create_pipeline(
     """
     identity = {k: v for k, v in kwargs.items() if k in IDENTITY_KEYS}
     extra_config = {k: v for k, v in kwargs.items() if k not in IDENTITY_KEYS}
-    data: dict[str, Any] = {"name": name, "stages": [dict(s) for s in stages]}
+    # Stages are passed through as given: the model reports a stage that is not a mapping
+    # with its path, instead of failing here.
+    data: dict[str, Any] = {"name": name, "stages": list(stages)}
     merged_config = {**dict(config or {}), **extra_config}
     if merged_config:
         data["config"] = merged_config

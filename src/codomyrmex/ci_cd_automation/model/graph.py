@@ -3,7 +3,8 @@
 A job depends on every job of the stages its stage names in ``dependencies`` and on the
 jobs it names in ``needs``; stage order alone creates no dependency. Jobs inherit
 ``environment``, ``timeout`` and ``retry_policy`` from their stage and ``runs_on``,
-``image`` and ``timeout`` from ``config.defaults`` unless they set their own. Translators and
+``image`` and ``timeout`` from ``config.defaults`` unless they set their own (a job that
+writes ``image: null`` runs without the default image). Translators and
 runners read these resolved values, never the raw inheritance chain, so the rules are
 written once.
 
@@ -79,7 +80,8 @@ def resolve_jobs(pipeline: Pipeline) -> list[ResolvedJob]:
                 timeout=job.timeout or stage.timeout or defaults.timeout,
                 retry_policy=job.retry_policy or stage.retry_policy,
                 runs_on=job.runs_on or defaults.runs_on,
-                image=job.image or defaults.image,
+                # `image: null` written on a job opts out of defaults.image.
+                image=job.image if "image" in job.model_fields_set else defaults.image,
             )
         )
     return out

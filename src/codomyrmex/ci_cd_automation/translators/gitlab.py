@@ -432,7 +432,9 @@ class _GitLabTranslator:
         if r.environment:
             env: dict[str, Any] = {"name": self._value(r.environment.name, (*base, "environment"))}
             if r.environment.url:
-                env["url"] = self._value(r.environment.url, (*base, "environment"))
+                url = self._value(r.environment.url, (*base, "environment"))
+                # GitLab's schema takes a URL as http(s)://... or a bare $VARIABLE, not ${VAR}.
+                env["url"] = re.sub(r"^\$\{(\w+)\}$", r"$\1", url)
             out["environment"] = env
         caches = self._caches(r)
         if caches:
