@@ -69,6 +69,11 @@ def _hint(name: str, known: Iterable[str]) -> tuple[str, ...]:
     return (f'did you mean "{close[0]}"?',) if close else ()
 
 
+def _case_note(first: str, again: str) -> str:
+    """Explain a clash of names that differ only in case (GitHub ignores case)."""
+    return "" if first == again else f' (as "{first}": GitHub ignores case)'
+
+
 def _job_path(si: int, ji: int, *rest: str | int) -> Path:
     return ("stages", si, "jobs", ji, *rest)
 
@@ -128,16 +133,19 @@ def check_names(pipeline: Pipeline) -> Iterator[Diagnostic]:
                 hints=("choose another name",),
             )
     for si, ji, _stage, job in pipeline.iter_jobs():
-        aliases: set[str] = set()
+        aliases: dict[str, str] = {}
         for vi, service in enumerate(job.services):
-            if service.alias in aliases:
+            # GitHub reads service keys without regard to case.
+            first = aliases.get(service.alias.lower())
+            if first is not None:
                 yield Diagnostic(
-                    f'service alias "{service.alias}" is used twice in job "{job.name}"',
+                    f'service alias "{service.alias}" is used twice in job "{job.name}"'
+                    + _case_note(first, service.alias),
                     "duplicate-service-alias",
                     _job_path(si, ji, "services", vi, "alias"),
                     hints=("each service needs its own alias: it is the service's host name",),
                 )
-            aliases.add(service.alias)
+            aliases.setdefault(service.alias.lower(), service.alias)
     for path, names in _env_maps(pipeline):
         what = {"matrix": "matrix axis", "inputs": "manual input"}.get(str(path[-1]), "variable")
         for name in names:
@@ -592,16 +600,18 @@ def check_job_parts(pipeline: Pipeline) -> Iterator[Diagnostic]:
     inputs = pipeline.config.triggers.manual.inputs if pipeline.config.triggers.manual else {}
     known_vars = [*pipeline.config.variables, *inputs]
     for si, ji, _stage, job in pipeline.iter_jobs():
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for ki, step in enumerate(job.steps):
-            if step.id and step.id in seen:
+            # GitHub step ids, like job ids, ignore case.
+            if step.id and step.id.lower() in seen:
                 yield Diagnostic(
-                    f'step id "{step.id}" is used twice in job "{job.name}"',
+                    f'step id "{step.id}" is used twice in job "{job.name}"'
+                    + _case_note(seen[step.id.lower()], step.id),
                     "duplicate-step-id",
                     _job_path(si, ji, "steps", ki, "id"),
                 )
             if step.id:
-                seen.add(step.id)
+                seen.setdefault(step.id.lower(), step.id)
             if isinstance(
                 step, DownloadArtifactStep
             ) and step.download_artifact.job not in graph.get(job.name, ()):

@@ -576,7 +576,13 @@ class _GitHubTranslator:
             return [self._cache_step(step.cache, r, head, (*path, "cache"))]
         if isinstance(step, UploadArtifactStep):
             upload = step.upload_artifact
-            return self._upload(r, upload.paths, upload.expire_in, upload.when, f"s{index}", path)
+            steps = self._upload(r, upload.paths, upload.expire_in, upload.when, f"s{index}", path)
+            # The upload action is the step whose outputs (artifact-id, artifact-url) the
+            # neutral step's id and name stand for.
+            steps[1] = {**head, **{k: v for k, v in steps[1].items() if k != "name"}}
+            if "name" not in head:
+                steps[1] = {"name": f"Upload artifacts (s{index})", **steps[1]}
+            return steps
         if isinstance(step, DownloadArtifactStep):
             spec = step.download_artifact
             folder = f"{ARTIFACT_DIR}/explicit-{index}"

@@ -433,8 +433,19 @@ class _GitLabTranslator:
             env: dict[str, Any] = {"name": self._value(r.environment.name, (*base, "environment"))}
             if r.environment.url:
                 url = self._value(r.environment.url, (*base, "environment"))
-                # GitLab's schema takes a URL as http(s)://... or a bare $VARIABLE, not ${VAR}.
-                env["url"] = re.sub(r"^\$\{(\w+)\}$", r"$\1", url)
+                # GitLab's schema takes a URL starting with http(s):// or a bare $VARIABLE,
+                # not ${VAR}: drop the braces where the next character cannot extend the name.
+                if not re.match(r"^https?://.", url):
+                    url = re.sub(r"\$\{(\w+)\}(?!\w)", r"$\1", url)
+                if re.match(r"^(https?://.+|\$[A-Za-z]+)", url):
+                    env["url"] = url
+                else:
+                    self.losses.add(
+                        (*base, "environment", "url"),
+                        f"GitLab needs an environment URL that starts with http(s):// or a "
+                        f'$VARIABLE; "{url}" is left out',
+                        "environment-url",
+                    )
             out["environment"] = env
         caches = self._caches(r)
         if caches:

@@ -53,7 +53,9 @@ def _prepare(node: Any, yaml11: bool) -> Any:
         return out
     if isinstance(node, list | tuple):
         return CommentedSeq(_prepare(v, yaml11) for v in node)
-    if isinstance(node, str) and _BLOCK_UNSAFE.search(node):
+    if isinstance(node, str) and (_BLOCK_UNSAFE.search(node) or node.startswith("\t")):
+        # libyaml (GitLab's parser, and actionlint's) refuses a block whose first line
+        # starts with a tab, where the indentation would be read.
         # Only double quotes escape these; YAML 1.1 even folds NEL, LS and PS in quotes.
         return DoubleQuotedScalarString(node)
     if isinstance(node, str) and "\n" not in node and yaml11:
