@@ -2,8 +2,11 @@
 
 Every translator returns, beside its files, one ``Loss`` per construct that had no exact
 equivalent on its target: where it is in the neutral pipeline, what the target lacks, and
-what was generated instead. A loss is never an error: the output is still valid for the
-target; the report is how a user learns what behaves differently there.
+what was generated instead. A loss is not an error: the output is still valid for the
+target, and the report is how a user learns what behaves differently there. The exceptions
+are limits the target enforces when it reads the file (GitLab's 200 jobs per matrix, its
+needs on earlier stages only: ``matrix-size`` and ``stage-order``), which the report names
+so that the user can change the pipeline.
 """
 
 from __future__ import annotations

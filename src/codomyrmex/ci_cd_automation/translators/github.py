@@ -58,7 +58,15 @@ from ..model.pipeline import (
 from ..model.templates import Expr, HashCall, Ref, split_template
 from . import pins
 from .fidelity import LossLog, Rendering
-from .shell import pack_artifacts, retry_loop, rewrite_script, script_var, unpack_artifacts
+from .shell import (
+    PYTHON_TEMPLATE_LOSS,
+    pack_artifacts,
+    retry_loop,
+    rewrite_for_shell,
+    rewrite_script,
+    script_var,
+    unpack_artifacts,
+)
 from .yamlout import Commented, dump_yaml, generated_header
 
 TARGET = "github"
@@ -608,19 +616,9 @@ class _GitHubTranslator:
     def _run_step(
         self, r: ResolvedJob, step: RunStep, head: dict[str, Any], path: tuple[Any, ...]
     ) -> dict[str, Any]:
-        if step.shell == "pwsh":
-            # PowerShell reads environment variables as ${env:NAME}; ${NAME} is a PowerShell
-            # variable of its own (about_Environment_Variables).
-            script, used = rewrite_script(step.run, lambda e: "env:" + script_var(e))
-        else:
-            script, used = rewrite_script(step.run)
+        script, used = rewrite_for_shell(step.run, step.shell)
         if used and step.shell == "python":
-            self.losses.add(
-                (*path, "run"),
-                "a python script cannot expand templates; each is passed as an environment "
-                "variable, read it with os.environ instead of ${NAME}",
-                "step-template-shell",
-            )
+            self.losses.add((*path, "run"), PYTHON_TEMPLATE_LOSS, "step-template-shell")
         env: dict[str, Any] = {k: self._scalar(v, r, True) for k, v in step.env.items()}
         for expr in used:
             self._define(expr, r, env)

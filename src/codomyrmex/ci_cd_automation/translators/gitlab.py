@@ -52,7 +52,14 @@ from ..model.pipeline import (
 from ..model.templates import Expr, HashCall, Ref, split_template
 from .fidelity import LossLog, Rendering
 from .github import deep_merge
-from .shell import read_step_output, rewrite_script, script_var, sh_double_quote, sh_quote
+from .shell import (
+    PYTHON_TEMPLATE_LOSS,
+    read_step_output,
+    rewrite_for_shell,
+    script_var,
+    sh_double_quote,
+    sh_quote,
+)
 from .yamlout import dump_yaml, generated_header
 
 TARGET = "gitlab"
@@ -829,18 +836,9 @@ class _GitLabTranslator:
         path: tuple[Any, ...],
         wanted: dict[str, list[str]],
     ) -> list[str]:
-        if step.shell == "pwsh":
-            # PowerShell reads environment variables as ${env:NAME} (about_Environment_Variables).
-            script, used = rewrite_script(step.run, lambda e: "env:" + script_var(e))
-        else:
-            script, used = rewrite_script(step.run)
+        script, used = rewrite_for_shell(step.run, step.shell)
         if used and step.shell == "python":
-            self.losses.add(
-                (*path, "run"),
-                "a python script cannot expand templates; each is passed as an environment "
-                "variable, read it with os.environ instead of ${NAME}",
-                "step-template-shell",
-            )
+            self.losses.add((*path, "run"), PYTHON_TEMPLATE_LOSS, "step-template-shell")
         lines: list[str] = []
         for expr in used:
             if isinstance(expr, HashCall):

@@ -166,3 +166,22 @@ def read_step_output(var: str, key: str) -> str:
     The variable is exported: a later step may run in a child shell (``continue_on_error``).
     """
     return f'{var}="$(sed -n \'s/^{key}=//p\' "$CICD_OUTPUT" | tail -n 1)"; export {var}'
+
+
+PYTHON_TEMPLATE_LOSS = (
+    "a python script cannot expand templates; each is passed as an environment "
+    "variable, read it with os.environ instead of ${NAME}"
+)
+
+
+def rewrite_for_shell(text: str, shell: str | None) -> tuple[str, list[Expr]]:
+    """``rewrite_script`` in the variable syntax of a step's shell.
+
+    PowerShell reads environment variables as ``${env:NAME}`` (about_Environment_Variables);
+    ``${NAME}`` would be a PowerShell variable of its own. A python step gets ``${NAME}``
+    like the POSIX shells, which it cannot expand: translators report that as a loss
+    (``PYTHON_TEMPLATE_LOSS``).
+    """
+    if shell == "pwsh":
+        return rewrite_script(text, lambda e: "env:" + script_var(e))
+    return rewrite_script(text)
