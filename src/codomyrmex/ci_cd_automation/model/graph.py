@@ -150,3 +150,17 @@ def has_artifacts(job: Job) -> bool:
     return job.artifacts is not None or any(
         isinstance(step, UploadArtifactStep) for step in job.steps
     )
+
+
+class Ancestry:
+    """``ancestors`` of every job of one graph, each computed once (translators ask often)."""
+
+    def __init__(self, graph: Mapping[str, Sequence[str]]) -> None:
+        self.graph = graph
+        self._memo: dict[str, list[str]] = {}
+
+    def of(self, name: str) -> list[str]:
+        found = self._memo.get(name)
+        if found is None:
+            found = self._memo[name] = ancestors(self.graph, name)
+        return found

@@ -31,8 +31,8 @@ import re
 from typing import Any
 
 from ..model.graph import (
+    Ancestry,
     ResolvedJob,
-    ancestors,
     direct_needs,
     has_artifacts,
     needs_for,
@@ -119,6 +119,7 @@ class _GitHubTranslator:
         self.pipeline = pipeline
         self.losses = LossLog(TARGET)
         self.graph = direct_needs(pipeline)
+        self.ancestry = Ancestry(self.graph)
         self.resolved = resolve_jobs(pipeline)
         self.jobs = {r.name: r for r in self.resolved}
 
@@ -440,7 +441,7 @@ class _GitHubTranslator:
 
     def _chain_may_go_on(self, r: ResolvedJob) -> bool:
         """True when a job up the chain may fail while the chain still reaches ``r``."""
-        for name in ancestors(self.graph, r.name):
+        for name in self.ancestry.of(r.name):
             job = self.jobs[name].job
             if job.allow_failure or (job.when is not None and job.when.status != "on_success"):
                 return True

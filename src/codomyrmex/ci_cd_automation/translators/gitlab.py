@@ -28,8 +28,8 @@ import re
 from typing import Any
 
 from ..model.graph import (
+    Ancestry,
     ResolvedJob,
-    ancestors,
     direct_needs,
     needs_for,
     resolve_jobs,
@@ -193,6 +193,7 @@ class _GitLabTranslator:
         self.pipeline = pipeline
         self.losses = LossLog(TARGET)
         self.graph = direct_needs(pipeline)
+        self.ancestry = Ancestry(self.graph)
         self.resolved = resolve_jobs(pipeline)
         self.jobs = {r.name: r for r in self.resolved}
 
@@ -548,7 +549,7 @@ class _GitLabTranslator:
     def _conditional_upstream(self, name: str) -> str | None:
         """ "paths" if ``name`` or an ancestor filters on paths, "filters" for other filters."""
         found: str | None = None
-        for job_name in [name, *ancestors(self.graph, name)]:
+        for job_name in [name, *self.ancestry.of(name)]:
             when = self.jobs[job_name].job.when
             if when is None:
                 continue
@@ -628,7 +629,7 @@ class _GitLabTranslator:
         status = {"on_success": None, "on_failure": "on_failure", "always": "always"}[when.status]
         tests = self._filter_tests(when)
         if when.status == "on_success":
-            for name in ancestors(self.graph, r.name):
+            for name in self.ancestry.of(r.name):
                 upstream = self.jobs[name].job.when
                 if upstream is not None:
                     for test in self._filter_tests(upstream):
