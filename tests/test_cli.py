@@ -74,7 +74,7 @@ def pipeline(tmp_path: Path) -> Path:
 def test_validate_ok_and_err_as_a_subprocess() -> None:
     ok = run_cicd("validate", "fixtures/pipelines/ok/minimal.yaml")
     assert (ok.returncode, ok.stderr) == (0, "")
-    assert ok.stdout == "fixtures/pipelines/ok/minimal.yaml: ok (1 stages, 1 jobs)\n"
+    assert ok.stdout == "fixtures/pipelines/ok/minimal.yaml: ok (1 stage, 1 job)\n"
 
     err = run_cicd("validate", "fixtures/pipelines/err/job-needs.yaml")
     assert err.returncode == 2
@@ -98,7 +98,7 @@ def test_validate_many_files_reports_each_and_fails_if_any_fails(
     out, err = capsys.readouterr()
     assert code == 2
     assert out.splitlines() == [
-        "fixtures/pipelines/ok/minimal.yaml: ok (1 stages, 1 jobs)",
+        "fixtures/pipelines/ok/minimal.yaml: ok (1 stage, 1 job)",
         "fixtures/pipelines/ok/jobs.yaml: ok (2 stages, 5 jobs)",
     ]
     assert err == (FIXTURES / "err" / "when-status.out").read_text(encoding="utf-8")
@@ -231,8 +231,8 @@ def test_check_fails_when_a_file_differs_or_is_missing(
     assert main(["generate", str(pipeline), "--out", str(out), "--check"]) == 1
     assert snapshot(out) == before
     assert capsys.readouterr().err.splitlines() == [
-        f"{out / WORKFLOW}: missing; run cicd generate {pipeline}",
-        f"{out / GITLAB}: out of date; run cicd generate {pipeline}",
+        f"{out / WORKFLOW}: missing; run cicd generate {pipeline} --out {out}",
+        f"{out / GITLAB}: out of date; run cicd generate {pipeline} --out {out}",
     ]
     assert main(["generate", str(pipeline), "--out", str(tmp_path / "empty"), "--check"]) == 1
     assert not (tmp_path / "empty").exists()
@@ -253,12 +253,12 @@ def test_invalid_input_leaves_existing_files_byte_identical(
         assert snapshot(out) == before
 
 
-def test_an_unwritable_out_is_a_failure_not_a_traceback(
+def test_an_unwritable_out_is_bad_input_not_a_traceback(
     pipeline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
-    assert main(["generate", str(pipeline), "--out", str(blocker)]) == 1
+    assert main(["generate", str(pipeline), "--out", str(blocker)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("cicd: ")
     assert re.match(r"^cicd: .*: [a-z]", err)
@@ -327,3 +327,9 @@ def test_pre_commit_hook_command_checks_a_repository(tmp_path: Path) -> None:
     assert run_cicd(*command, cwd=tmp_path).returncode == 0
     (tmp_path / GITLAB).write_text("# edited by hand\n", encoding="utf-8")
     assert run_cicd(*command, cwd=tmp_path).returncode == 1
+
+
+def test_version() -> None:
+    result = run_cicd("--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"cicd \d+\.\d+\.\d+\n", result.stdout)

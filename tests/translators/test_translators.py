@@ -106,3 +106,9 @@ def test_gitlab_environment_url_from_one_template_is_a_bare_variable() -> None:
         variables={"URL": "https://example.com"},
     )
     assert _load(rendering.files[GITLAB])["j"]["environment"]["url"] == "$URL"
+
+
+def test_unpinned_user_actions_are_reported_for_github() -> None:
+    # zizmor's unpinned-uses flags actions referenced by tag or branch.
+    rendering = _render({"steps": [{"uses": "someone/thing@main"}, {"uses": "./local"}]})
+    assert _rules(rendering).count("uses-unpinned") == 1

@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a CI pipeline once; generate GitHub Actions and GitLab CI files.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = sub.add_parser("validate", help="check pipeline files and print every problem")
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the JSON Schema of pipeline files")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("codomyrmex-ci-cd")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(exc.strerror or exc)
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cicd: {where}{reason[:1].lower()}{reason[1:]}", file=sys.stderr)
-        return EXIT_FAILED
+        # An --out that is a file or cannot be created is bad input; a full disk is not.
+        bad_path = isinstance(exc, NotADirectoryError | FileExistsError | PermissionError)
+        return EXIT_BAD_INPUT if bad_path else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -101,8 +113,13 @@ def _validate(files: Sequence[str]) -> int:
             status = EXIT_BAD_INPUT
             continue
         jobs = sum(len(s.jobs) for s in pipeline.stages)
-        print(f"{name}: ok ({len(pipeline.stages)} stages, {jobs} jobs)")
+        stages = len(pipeline.stages)
+        print(f"{name}: ok ({_count(stages, 'stage')}, {_count(jobs, 'job')})")
     return status
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _generate(file: str, target: str, out: Path, check: bool) -> int:
@@ -116,7 +133,8 @@ def _generate(file: str, target: str, out: Path, check: bool) -> int:
             on_disk = _read_or_none(out / rel)
             if on_disk != text:
                 state = "out of date" if (out / rel).exists() else "missing"
-                print(f"{out / rel}: {state}; run cicd generate {file}", file=sys.stderr)
+                again = f"cicd generate {file}" + (f" --out {out}" if out != Path(".") else "")
+                print(f"{out / rel}: {state}; run {again}", file=sys.stderr)
                 stale = True
         return EXIT_FAILED if stale else EXIT_OK
     for rel, text in sorted(rendering.files.items()):

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -195,10 +196,56 @@ class ManualTrigger(StrictModel):
     inputs: dict[VarName, ManualInput] = Field(default_factory=dict)
 
 
+# POSIX cron fields as GitHub and GitLab read them: (name, lowest, highest, names).
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    (
+        "month",
+        1,
+        12,
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    ),
+    ("day of week", 0, 6, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a five-field cron expression is out of range, or ``None`` when it is fine."""
+    for text, (field, low, high, names) in zip(expression.split(" "), _CRON_FIELDS, strict=False):
+        for item in text.split(","):
+            base, _, step = item.partition("/")
+            if step and not (step.isdigit() and int(step) > 0):
+                return f'{field} step "{step}" is not a positive number'
+            if base == "*":
+                continue
+            for bound in base.split("-", 1):
+                value = names.index(bound.lower()) + low if bound.lower() in names else None
+                if value is None and not bound.isdigit():
+                    return f'{field} "{bound}" is not a number'
+                number = value if value is not None else int(bound)
+                if not low <= number <= high:
+                    return f"{field} {number} is outside {low}-{high}"
+    return None
+
+
+def _check_cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem:
+        raise PydanticCustomError(
+            "invalid-value",
+            "invalid cron schedule {cron}: {problem}",
+            {"cron": f'"{value}"', "problem": problem},
+        )
+    return value
+
+
 CRON_FIELD = r"[0-9A-Za-z*/,\-]+"
 Cron = Annotated[
     str,
     StringConstraints(pattern=rf"^{CRON_FIELD}( {CRON_FIELD}){{4}}$"),
+    AfterValidator(_check_cron),
 ]
 
 

@@ -607,6 +607,17 @@ class _GitHubTranslator:
             ]
         if isinstance(step, UsesStep):
             entry = {**head, "uses": step.uses}
+            if not re.search(r"@[0-9a-f]{40}$", step.uses) and not step.uses.startswith(
+                ("./", "docker://")
+            ):
+                # A tag or branch can be moved under the workflow; zizmor (unpinned-uses)
+                # flags any action not pinned to a full commit SHA.
+                self.losses.add(
+                    (*path, "uses"),
+                    f'"{step.uses}" is not pinned to a full commit SHA; pin it so the action '
+                    "cannot change under the workflow",
+                    "uses-unpinned",
+                )
             if step.with_:
                 entry["with"] = {k: self._scalar(v, r, True) for k, v in step.with_.items()}
             if step.env:
