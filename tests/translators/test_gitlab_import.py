@@ -1,0 +1,343 @@
+"""Reading native .gitlab-ci.yml into the neutral model (issue 3): one test per construct."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codomyrmex.ci_cd_automation.model.loader import pipeline_from_data
+from codomyrmex.ci_cd_automation.translators.gitlab_import import (
+    GitLabImportError,
+    ImportResult,
+    import_gitlab,
+)
+
+CORPUS = Path("/work/shared/corpus")
+CORPUS_DIRS = (CORPUS / "gitlab", CORPUS / "gitlab-schema-tests" / "valid")
+
+
+def _import(text: str, **kw: Any) -> ImportResult:
+    result = import_gitlab(text, ".gitlab-ci.yml", **kw)
+    pipeline_from_data(result.data)  # the contract: the data is a valid pipeline file
+    return result
+
+
+def _jobs(result: ImportResult) -> dict[str, dict[str, Any]]:
+    return {j["name"]: j for s in result.data["stages"] for j in s["jobs"]}
+
+
+def _rules(result: ImportResult) -> set[str]:
+    return {rule for _, _, rule in result.notes}
+
+
+def test_default_stages_and_stage_order_become_stage_dependencies() -> None:
+    r = _import("a:\n  stage: build\n  script: make\nb:\n  script: make test\n")
+    stages = r.data["stages"]
+    assert [s["name"] for s in stages] == ["build", "test"]
+    assert stages[1]["dependencies"] == ["build"]
+    assert "dependencies" not in stages[0]
+
+
+def test_pre_and_post_stages_are_first_and_last() -> None:
+    text = "stages: [a]\nz:\n  stage: .post\n  script: x\ny:\n  stage: a\n  script: x\n"
+    text += "w:\n  stage: .pre\n  script: x\n"
+    assert [s["name"] for s in _import(text).data["stages"]] == [".pre", "a", ".post"]
+
+
+def test_jobs_without_needs_need_all_earlier_jobs_when_the_stage_mixes() -> None:
+    text = (
+        "stages: [s1, s2]\n"
+        "a: {stage: s1, script: x}\nb: {stage: s1, script: x}\n"
+        "c: {stage: s2, script: x, needs: [a]}\nd: {stage: s2, script: x}\n"
+        "e: {stage: s2, script: x, needs: []}\n"
+    )
+    jobs = _jobs(_import(text))
+    assert jobs["c"]["needs"] == ["a"]
+    assert jobs["d"]["needs"] == ["a", "b"]
+    assert jobs["e"]["needs"] == []
+
+
+def test_needs_forms() -> None:
+    text = (
+        "a: {stage: build, script: x}\n"
+        "b: {stage: test, script: x, needs: [{job: a, artifacts: true}]}\n"
+        "c: {stage: test, script: x, needs: [{pipeline: other, job: z}]}\n"
+    )
+    r = _import(text)
+    jobs = _jobs(r)
+    assert jobs["b"]["needs"] == ["a"]
+    assert jobs["c"]["needs"] == []
+    assert jobs["c"]["gitlab"]["needs"] == [{"pipeline": "other", "job": "z"}]
+
+
+def test_anchors_and_merge_keys() -> None:
+    text = (
+        ".base: &base\n  image: alpine\n  tags: [docker]\njob:\n  <<: *base\n  script: [echo hi]\n"
+    )
+    job = _jobs(_import(text))["job"]
+    assert job["image"] == "alpine"
+    assert job["runs_on"] == ["docker"]
+
+
+def test_hidden_jobs_are_templates_only() -> None:
+    assert list(_jobs(_import(".t: {script: x}\nj: {script: y}\n"))) == ["j"]
+
+
+def test_extends_multi_level_deep_merge() -> None:
+    text = (
+        ".a:\n  variables: {A: '1', B: '1'}\n  script: [one]\n  tags: [x, y]\n"
+        ".b:\n  extends: .a\n  variables: {B: '2'}\n  tags: [z]\n"
+        "j:\n  extends: [.b]\n  variables: {C: '3'}\n"
+    )
+    job = _jobs(_import(text))["j"]
+    assert job["env"] == {"A": "1", "B": "2", "C": "3"}  # hashes merge
+    assert job["runs_on"] == ["z"]  # arrays replace
+    assert job["steps"] == [{"run": "one"}]
+
+
+def test_extends_cycle_and_unknown_parent_are_clear_errors() -> None:
+    with pytest.raises(GitLabImportError, match="extends cycle"):
+        import_gitlab(".a: {extends: .b}\n.b: {extends: .a}\nj: {extends: .a, script: x}\n", "f")
+    with pytest.raises(GitLabImportError, match=r'^f: job "j" extends unknown job ".nope"'):
+        import_gitlab("j: {extends: .nope, script: x}\n", "f")
+
+
+def test_reference_tag_and_nested_scripts_are_flattened() -> None:
+    text = (
+        ".setup:\n  script: [a, b]\n"
+        "j:\n  before_script: [!reference [.setup, script], c]\n  script: [[d, e], f]\n"
+    )
+    assert _jobs(_import(text))["j"]["steps"] == [{"run": "a\nb\nc\nd\ne\nf"}]
+
+
+def test_reference_to_nothing_is_a_clear_error() -> None:
+    with pytest.raises(GitLabImportError, match="names nothing"):
+        import_gitlab("j:\n  script: !reference [.x, script]\n", "f")
+
+
+def test_default_and_global_keywords_are_inherited() -> None:
+    text = (
+        "image: ruby\nbefore_script: [setup]\n"
+        "default:\n  tags: [t]\n  retry: 2\n"
+        "a: {script: x}\n"
+        "b: {script: y, image: alpine, inherit: {default: false}}\n"
+    )
+    jobs = _jobs(_import(text))
+    assert jobs["a"]["image"] == "ruby"
+    assert jobs["a"]["runs_on"] == ["t"]
+    assert jobs["a"]["steps"] == [{"run": "setup\nx"}]
+    assert jobs["a"]["retry_policy"] == {"max_attempts": 3, "on": ["any"]}
+    assert jobs["b"]["image"] == "alpine"
+    assert "runs_on" not in jobs["b"]
+
+
+def test_variables_global_job_and_expanded_form() -> None:
+    text = (
+        "variables:\n  A: '1'\n  DEPLOY:\n    value: staging\n    description: where\n"
+        "    options: [staging, prod]\n  CI_DEBUG_TRACE: 'true'\n"
+        "j:\n  variables: {B: 2, C: {value: x}}\n  script: x\n"
+    )
+    r = _import(text)
+    config = r.data["config"]
+    assert config["variables"] == {"A": "1"}
+    assert config["gitlab"]["variables"]["DEPLOY"]["options"] == ["staging", "prod"]
+    assert "CI_DEBUG_TRACE" in config["gitlab"]["variables"]  # reserved prefix: kept as is
+    assert _jobs(r)["j"]["env"] == {"B": 2, "C": "x"}
+    assert "variable-options" in _rules(r)
+
+
+def test_after_script_is_kept_in_the_escape_hatch() -> None:
+    r = _import("j: {script: x, after_script: [cleanup]}\n")
+    assert _jobs(r)["j"]["gitlab"] == {"after_script": ["cleanup"]}
+    assert "after-script" in _rules(r)
+
+
+def test_image_and_services() -> None:
+    text = (
+        "j:\n  image: {name: python:3.12}\n  script: x\n"
+        "  services: [postgres:16, {name: redis:7, alias: cache}, tutum/wordpress:1]\n"
+        "k:\n  script: x\n  services: [registry.io/db:1]\n"
+    )
+    job = _jobs(_import(text))["j"]
+    assert job["image"] == "python:3.12"
+    assert job["services"] == [
+        {"image": "postgres:16", "alias": "postgres"},
+        {"image": "redis:7", "alias": "cache"},
+        {"image": "tutum/wordpress:1", "alias": "tutum__wordpress"},
+    ]
+    # A dotted host name is not a neutral alias; renaming it would change the host name.
+    assert _jobs(_import(text))["k"]["gitlab"] == {"services": ["registry.io/db:1"]}
+
+
+def test_parallel_matrix_and_parallel_n() -> None:
+    text = (
+        "one:\n  script: x\n  parallel:\n    matrix: [{PY: ['3.11', '3.12'], OS: linux}]\n"
+        "two:\n  script: x\n  parallel:\n    matrix: [{A: [x, y]}, {B: z}]\n"
+        "three: {script: x, parallel: 3}\n"
+    )
+    r = _import(text)
+    jobs = _jobs(r)
+    assert jobs["one"]["matrix"] == {"PY": ["3.11", "3.12"], "OS": ["linux"]}
+    assert jobs["two"]["matrix"] == {"include": [{"A": "x"}, {"A": "y"}, {"B": "z"}]}
+    assert jobs["three"]["gitlab"] == {"parallel": 3}
+
+
+def test_allow_failure_when_retry_timeout() -> None:
+    text = (
+        "a:\n  script: x\n  allow_failure: true\n  retry: {max: 2, when: [script_failure]}\n"
+        "  timeout: 1h 30m\n"
+        "b: {script: x, allow_failure: {exit_codes: [3]}, when: manual}\n"
+        "c: {stage: deploy, script: x, when: always}\n"
+    )
+    jobs = _jobs(_import(text))
+    assert jobs["a"]["allow_failure"] is True
+    assert jobs["a"]["retry_policy"] == {"max_attempts": 3, "on": ["script_failure"]}
+    assert jobs["a"]["timeout"] == 5400
+    assert jobs["b"]["gitlab"] == {"allow_failure": {"exit_codes": [3]}, "when": "manual"}
+    assert jobs["c"]["when"] == {"status": "always"}
+
+
+def test_environment_artifacts_cache() -> None:
+    text = (
+        "j:\n  script: x\n  environment: {name: prod, url: 'https://x.example'}\n"
+        "  artifacts:\n    paths: [dist/]\n    expire_in: 1 week\n    when: always\n"
+        "    reports: {dotenv: build.env}\n"
+        "  cache: {key: deps, paths: [.cache/], policy: pull}\n"
+        "k: {script: x, environment: staging, cache: {key: {files: [Gemfile.lock]}, paths: [v]}}\n"
+    )
+    r = _import(text)
+    jobs = _jobs(r)
+    assert jobs["j"]["environment"] == {"name": "prod", "url": "https://x.example"}
+    assert jobs["j"]["artifacts"] == {"paths": ["dist/"], "expire_in": "1w", "when": "always"}
+    assert jobs["j"]["gitlab"] == {"artifacts": {"reports": {"dotenv": "build.env"}}}
+    assert jobs["j"]["cache"] == {"key": "deps", "paths": [".cache/"], "policy": "pull"}
+    assert jobs["k"]["environment"] == "staging"
+    assert "cache" in jobs["k"]["gitlab"]
+    assert "dotenv" in _rules(r)
+
+
+def test_simple_rules_and_only_become_conditions() -> None:
+    text = (
+        "a:\n  script: x\n  rules:\n"
+        '    - if: \'$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE == "push"\'\n'
+        "      changes: [src/**]\n"
+        "b: {script: x, rules: [{if: $CI_COMMIT_TAG}]}\n"
+        "c: {script: x, only: [main, develop]}\n"
+        "d: {script: x, only: [merge_requests]}\n"
+        'e: {script: x, rules: [{if: $X == "1"}, {when: never}]}\n'
+    )
+    r = _import(text)
+    jobs = _jobs(r)
+    assert jobs["a"]["when"] == {"branches": ["main"], "events": ["push"], "paths": ["src/**"]}
+    assert jobs["b"]["when"] == {"tags": ["*"]}
+    assert jobs["c"]["when"] == {"branches": ["main", "develop"]}
+    assert jobs["d"]["when"] == {"events": ["pull_request"]}
+    assert jobs["e"]["gitlab"]["rules"] == [{"if": '$X == "1"'}, {"when": "never"}]
+    assert "rules" in _rules(r)
+
+
+def test_workflow_is_kept_with_a_note() -> None:
+    r = _import("workflow:\n  rules: [{if: $CI_COMMIT_TAG}]\nj: {script: x}\n")
+    assert r.data["config"]["gitlab"]["workflow"] == {"rules": [{"if": "$CI_COMMIT_TAG"}]}
+    assert "workflow-rules" in _rules(r)
+
+
+def test_local_includes_are_resolved_and_remote_ones_kept(tmp_path: Path) -> None:
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "a.yml").write_text(".t:\n  script: [from-a]\n  tags: [x]\n")
+    (tmp_path / "b.yml").write_text("include: ci/a.yml\nb: {extends: .t}\n")
+    text = (
+        "include:\n  - local: /b.yml\n  - remote: https://example.com/x.yml\n"
+        "  - template: Auto-DevOps.gitlab-ci.yml\n"
+        "j:\n  extends: .t\n  tags: [mine]\n"
+    )
+    r = _import(text, base_dir=tmp_path)
+    jobs = _jobs(r)
+    assert jobs["j"]["steps"] == [{"run": "from-a"}]
+    assert jobs["j"]["runs_on"] == ["mine"]  # the including file wins
+    assert "b" in jobs
+    assert [i for i in r.data["config"]["gitlab"]["include"]] == [
+        {"remote": "https://example.com/x.yml"},
+        {"template": "Auto-DevOps.gitlab-ci.yml"},
+    ]
+    assert "include-unresolved" in _rules(r)
+
+
+def test_local_include_without_base_dir_is_kept() -> None:
+    r = _import("include: ci/a.yml\nj: {script: x}\n")
+    assert r.data["config"]["gitlab"]["include"] == ["ci/a.yml"]
+
+
+def test_missing_local_include_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(GitLabImportError, match=r'included file "nope\.yml" does not exist'):
+        import_gitlab("include: nope.yml\nj: {script: x}\n", "f", base_dir=tmp_path)
+
+
+def test_invalid_job_names_are_renamed_deterministically() -> None:
+    text = (
+        "build:linux: {stage: build, script: x}\n"
+        "build_linux: {stage: build, script: x}\n"
+        "test 1: {script: x, needs: ['build:linux']}\n"
+    )
+    r = _import(text)
+    jobs = _jobs(r)
+    assert list(jobs) == ["build_linux", "build_linux_2", "test_1"]
+    assert jobs["test_1"]["needs"] == ["build_linux"]
+    assert "job-rename" in _rules(r)
+
+
+def test_trigger_jobs_are_kept_in_config_escape_hatch() -> None:
+    r = _import("child:\n  trigger: {include: child.yml}\nj: {script: x}\n")
+    assert r.data["config"]["gitlab"]["child"] == {"trigger": {"include": "child.yml"}}
+
+
+def test_errors_are_one_clear_line() -> None:
+    for text in ("", "- a\n", "a: [\n", "j: {script: x, stage: nope}\n", ".hidden: {script: x}\n"):
+        with pytest.raises(GitLabImportError) as info:
+            import_gitlab(text, "f.yml")
+        assert str(info.value).startswith("f.yml: ")
+        assert "\n" not in str(info.value)
+
+
+# --- the corpus -----------------------------------------------------------------------
+
+
+def _corpus_files() -> list[Path]:
+    out: list[Path] = []
+    for folder in CORPUS_DIRS:
+        out.extend(p for p in sorted(folder.glob("*")) if p.suffix in (".yml", ".yaml"))
+    return out
+
+
+def _import_in_child(path: str, queue: Any) -> None:
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        result = import_gitlab(text, Path(path).name)
+        pipeline_from_data(result.data)
+        queue.put(("ok", ""))
+    except GitLabImportError as exc:
+        queue.put(("error", str(exc)))
+    except BaseException as exc:  # the test reports any other exception
+        queue.put(("crash", f"{type(exc).__name__}: {exc}"))
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
+@pytest.mark.parametrize("path", _corpus_files() if CORPUS.is_dir() else [], ids=lambda p: p.name)
+def test_corpus_file_imports_or_fails_clearly(path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_import_in_child, args=(str(path), queue))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail(f"{path.name}: import did not finish in 30 s")
+    kind, message = queue.get(timeout=5)
+    assert kind in ("ok", "error"), message
+    if kind == "error":
+        assert message.startswith(f"{path.name}: ")
+        assert "\n" not in message
