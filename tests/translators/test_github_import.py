@@ -12,7 +12,8 @@ from codomyrmex.ci_cd_automation.translators.github_import import (
     import_github,
 )
 
-CORPUS = Path("/work/shared/corpus")
+# The shared corpus sits beside the checkout (../shared/corpus), in CI as on a laptop.
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def _job(data: dict, index: int = 0) -> dict:
@@ -166,7 +167,7 @@ def _corpus_files() -> list[Path]:
     return [p for g in globs for p in sorted(CORPUS.glob(g)) if p.is_file()]
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus /work/shared/corpus is absent")
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus {CORPUS} is absent")
 def test_corpus_imports_or_fails_clearly() -> None:
     files = _corpus_files()
     assert files

@@ -15,7 +15,8 @@ from codomyrmex.ci_cd_automation.translators.gitlab_import import (
     import_gitlab,
 )
 
-CORPUS = Path("/work/shared/corpus")
+# The shared corpus sits beside the checkout (../shared/corpus), in CI as on a laptop.
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 CORPUS_DIRS = (CORPUS / "gitlab", CORPUS / "gitlab-schema-tests" / "valid")
 
 
