@@ -181,3 +181,20 @@ def test_corpus_imports_or_fails_clearly() -> None:
         pipeline_from_data(result.data)
         imported += 1
     assert imported > len(files) // 2
+
+
+def test_strategy_without_a_matrix_is_left_out() -> None:
+    text = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    strategy:
+      fail-fast: true
+    steps:
+      - run: echo hi
+"""
+    result = import_github(text, "w.yml")
+    job = result.data["stages"][0]["jobs"][0]
+    assert "strategy" not in job.get("github", {})
+    assert any(rule == "job-strategy" for _, _, rule in result.notes)

@@ -342,3 +342,21 @@ def test_corpus_file_imports_or_fails_clearly(path: Path) -> None:
     if kind == "error":
         assert message.startswith(f"{path.name}: ")
         assert "\n" not in message
+
+
+def test_references_to_lists_inside_lists_are_spliced() -> None:
+    text = """
+.rules:
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+    - when: never
+job:
+  rules:
+    - !reference [.rules, rules]
+    - if: $CI_PIPELINE_SOURCE == "schedule"
+  script: [echo hi]
+"""
+    result = import_gitlab(text, ".gitlab-ci.yml")
+    job = result.data["stages"][0]["jobs"][0]
+    rules = job["gitlab"]["rules"] if "gitlab" in job else []
+    assert rules and all(isinstance(rule, dict) for rule in rules)

@@ -613,6 +613,11 @@ class _Importer:
             hatch["strategy"] = strategy
             self.note(path, "strategy is an expression; kept verbatim", "job-strategy")
             return
+        if "matrix" not in strategy:
+            # fail-fast and max-parallel only act on matrix instances (GitHub's schema even
+            # requires a matrix), so without one the strategy does nothing.
+            self.note(path, "strategy without a matrix has no effect; left out", "job-strategy")
+            return
         rest = {k: v for k, v in strategy.items() if k != "matrix"}
         matrix = None if forced else _matrix(strategy.get("matrix"))
         if "matrix" in strategy and matrix is None:

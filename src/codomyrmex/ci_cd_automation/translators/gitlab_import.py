@@ -313,7 +313,16 @@ class _Importer:
         if isinstance(node, dict):
             return {k: self.references(v, doc, depth) for k, v in node.items()}
         if isinstance(node, list):
-            return [self.references(v, doc, depth) for v in node]
+            # A reference to a list inside a list (`rules: [!reference [.r, rules], ...]`)
+            # is spliced in: GitLab flattens such nested arrays (docs: "!reference tags").
+            out: list[Any] = []
+            for item in node:
+                value = self.references(item, doc, depth)
+                if isinstance(item, _Reference) and isinstance(value, list):
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
         return node
 
     # the whole file ------------------------------------------------------------------
