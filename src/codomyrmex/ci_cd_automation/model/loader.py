@@ -342,11 +342,18 @@ def to_plain(node: Any) -> Any:
         return {key_text(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [to_plain(v) for v in node]
+    if isinstance(node, _dt.date | _dt.datetime):
+        return node.isoformat()
+    return plain_scalar(node)
+
+
+def plain_scalar(node: Any) -> Any:
+    """A ruamel round-trip scalar as plain bool, None, str, int or float (else unchanged)."""
     if isinstance(node, bool) or node is None:
         return node
     if type(node).__name__ == "ScalarBoolean":
         return bool(node)
-    if type(node).__name__ == "TaggedScalar":  # `!!str 3`: the only tag that gets here
+    if type(node).__name__ == "TaggedScalar":  # `!!str 3`: the only tag the loader lets by
         return str(node.value)
     if isinstance(node, str):
         return str(node)
@@ -354,8 +361,6 @@ def to_plain(node: Any) -> Any:
         return int(node)
     if isinstance(node, float):
         return float(node)
-    if isinstance(node, _dt.date | _dt.datetime):
-        return node.isoformat()
     return node
 
 

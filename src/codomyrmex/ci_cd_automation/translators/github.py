@@ -58,6 +58,7 @@ from ..model.pipeline import (
 from ..model.templates import Expr, HashCall, Ref, split_template
 from . import pins
 from .fidelity import LossLog, Rendering
+from .merge import deep_merge
 from .shell import (
     PYTHON_TEMPLATE_LOSS,
     pack_artifacts,
@@ -101,17 +102,6 @@ def render_github(pipeline: Pipeline, source_name: str | None = None) -> Renderi
 def quote_literal(text: str) -> str:
     """A GitHub expression string literal."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Escape-hatch merge: mappings merge key by key, anything else replaces."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 class _GitHubTranslator:

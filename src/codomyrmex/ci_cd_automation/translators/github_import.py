@@ -40,6 +40,7 @@ Not built yet (issue 3): ``defaults.run``, ``concurrency`` and ``run-name`` are 
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -52,6 +53,7 @@ from ..model.pipeline import (
     NAME_PATTERN,
     RESERVED_VARIABLE_PREFIXES,
     URL_PATTERN,
+    PermissionScope,
     cron_problem,
 )
 
@@ -75,23 +77,7 @@ _PLACEHOLDER = (
     "echo 'this step has no neutral form; it is kept for GitHub in the job github: "
     "escape hatch' >&2\nexit 1"
 )
-_PERMISSION_SCOPES = {
-    "actions",
-    "attestations",
-    "checks",
-    "contents",
-    "deployments",
-    "discussions",
-    "id-token",
-    "issues",
-    "models",
-    "packages",
-    "pages",
-    "pull-requests",
-    "repository-projects",
-    "security-events",
-    "statuses",
-}
+_PERMISSION_SCOPES = frozenset(typing.get_args(PermissionScope))
 # Neutral job field -> the native job key whose value goes to the escape hatch instead.
 _FIELD_KEYS = {
     "env": "env",

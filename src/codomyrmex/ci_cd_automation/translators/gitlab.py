@@ -51,7 +51,7 @@ from ..model.pipeline import (
 )
 from ..model.templates import Expr, HashCall, Ref, split_template
 from .fidelity import LossLog, Rendering
-from .github import deep_merge
+from .merge import deep_merge
 from .shell import (
     PYTHON_TEMPLATE_LOSS,
     read_step_output,

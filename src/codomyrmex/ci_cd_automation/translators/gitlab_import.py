@@ -54,6 +54,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from ..model.loader import plain_scalar
 from ..model.pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
     IDENT_PATTERN,
@@ -61,6 +62,7 @@ from ..model.pipeline import (
     RESERVED_VARIABLE_PREFIXES,
 )
 from .gitlab import PRELUDE, RETRY_WHEN
+from .merge import deep_merge
 
 Note = tuple[tuple[Any, ...], str, str]
 
@@ -163,29 +165,8 @@ def _plain(node: Any, file: str, depth: int) -> Any:
         return {str(k): _plain(v, file, depth + 1) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v, file, depth + 1) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if type(node).__name__ == "ScalarBoolean":
-        return bool(node)
-    if type(node).__name__ == "TaggedScalar":
-        return str(node.value)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return str(node)
-
-
-def deep_merge(base: Any, over: Any) -> Any:
-    """GitLab's merge for ``extends`` and ``include``: hashes merge, all else replaces."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = deep_merge(base[key], value) if key in base else value
-        return out
-    return copy.deepcopy(over)
+    value = plain_scalar(node)
+    return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
 # --- the importer ---------------------------------------------------------------------
