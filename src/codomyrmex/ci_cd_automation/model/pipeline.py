@@ -404,6 +404,9 @@ EnvironmentRef = NonEmptyText | EnvironmentSpec
 class StepBase(StrictModel):
     name: str | None = None
     id: StepId | None = None
+    # Escape hatch: merged verbatim into every GitHub step this step becomes (an ``if:``
+    # without a neutral form, say). GitLab has no per-step settings: it reports a loss.
+    github: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunStep(StepBase):

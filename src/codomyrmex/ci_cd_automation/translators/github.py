@@ -543,6 +543,14 @@ class _GitHubTranslator:
         return steps
 
     def _step(self, r: ResolvedJob, index: int, step: Any) -> list[dict[str, Any]]:
+        entries = self._step_entries(r, index, step)
+        if step.github:
+            # The step's escape hatch applies to every GitHub step it became (an ``if:``
+            # must guard the tar step of an upload as well as the upload itself).
+            entries = [deep_merge(entry, step.github) for entry in entries]
+        return entries
+
+    def _step_entries(self, r: ResolvedJob, index: int, step: Any) -> list[dict[str, Any]]:
         path = (*r.path, "steps", index)
         head: dict[str, Any] = {}
         if step.name:

@@ -765,6 +765,14 @@ class _GitLabTranslator:
         lines: list[str] = []
         for index, step in enumerate(job.steps):
             path = (*r.path, "steps", index)
+            if step.github:
+                keys = ", ".join(sorted(step.github))
+                self.losses.add(
+                    (*path, "github"),
+                    f"GitHub-only step settings ({keys}) have no GitLab form; the step runs "
+                    "without them (an `if:` here does not guard it)",
+                    "step-github",
+                )
             if isinstance(step, RunStep):
                 lines.extend(self._run(r, step, path, wanted))
             elif isinstance(step, UsesStep):
