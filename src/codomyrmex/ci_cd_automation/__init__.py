@@ -18,6 +18,7 @@ from .errors import (
     NotBuiltError,
     OptimizationError,
     PipelineExecutionError,
+    PipelineImportError,
     PipelineValidationError,
     ProviderError,
     RateLimitError,
@@ -37,11 +38,14 @@ from .roadmap import (
     run_pipeline,
 )
 from .translators import Loss, Rendering, render
+from .translators.importing import Imported, ImportNote, import_pipeline
 
 __all__ = [
     "CICDError",
     "DeploymentError",
     "Diagnostic",
+    "ImportNote",
+    "Imported",
     "Job",
     "Loss",
     "MonitoringError",
@@ -50,6 +54,7 @@ __all__ = [
     "Pipeline",
     "PipelineConfig",
     "PipelineExecutionError",
+    "PipelineImportError",
     "PipelineValidationError",
     "ProviderError",
     "RateLimitError",
@@ -60,6 +65,7 @@ __all__ = [
     "create_pipeline",
     "generate_pipeline_reports",
     "handle_rollback",
+    "import_pipeline",
     "load_pipeline",
     "manage_deployments",
     "monitor_pipeline_health",

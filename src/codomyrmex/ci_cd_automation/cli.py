@@ -18,11 +18,13 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .errors import CICDError, PipelineValidationError
+from .errors import CICDError, PipelineImportError, PipelineValidationError
 from .model.loader import load_pipeline
 from .model.schema import pipeline_json_schema
-from .translators import render
+from .translators import Loss, render
+from .translators.importing import PROVIDERS, Imported, dump_neutral, import_pipeline
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -50,6 +52,34 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("schema", help="print the JSON Schema of pipeline files")
+
+    import_ = sub.add_parser(
+        "import", help="read a native GitHub/GitLab CI file into a neutral pipeline file"
+    )
+    import_.add_argument("file", metavar="FILE")
+    import_.add_argument(
+        "-o", "--output", metavar="PIPELINE", help="write here instead of standard output"
+    )
+    import_.add_argument("--provider", choices=PROVIDERS, help="default: detected")
+
+    translate = sub.add_parser(
+        "translate", help="translate a native CI file to the other provider, via the model"
+    )
+    translate.add_argument("file", metavar="FILE")
+    translate.add_argument("--to", required=True, choices=PROVIDERS, dest="target")
+    translate.add_argument("--provider", choices=PROVIDERS, help="of FILE; default: detected")
+    translate.add_argument(
+        "--out", metavar="DIR", help="repository root to write into (default: print the file)"
+    )
+    translate.add_argument(
+        "--strict", action="store_true", help="exit 1 when anything did not carry over exactly"
+    )
+
+    audit = sub.add_parser(
+        "audit", help="how much of the CI files under folders converts, and why not"
+    )
+    audit.add_argument("paths", nargs="+", metavar="DIR")
+    audit.add_argument("--json", action="store_true", help="machine-readable report")
     return parser
 
 
@@ -75,9 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args.file, args.target, Path(args.out), args.check)
         if args.command == "schema":
             return _schema()
+        if args.command == "import":
+            return _import(args.file, args.output, args.provider)
+        if args.command == "translate":
+            out = Path(args.out) if args.out else None
+            return _translate(args.file, args.provider, args.target, out, args.strict)
+        if args.command == "audit":
+            return _audit(args.paths, args.json)
     except PipelineValidationError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic.format(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PipelineImportError as exc:
+        print(f"cicd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CICDError as exc:
         print(f"cicd: {exc}", file=sys.stderr)
@@ -164,6 +204,78 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _schema() -> int:
     print(json.dumps(pipeline_json_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def _import(file: str, output: str | None, provider: str | None) -> int:
+    imported = import_pipeline(Path(file), provider)  # type: ignore[arg-type]
+    for note in imported.notes:
+        print(note.format(), file=sys.stderr)
+    text = dump_neutral(imported)
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    _write_atomic(Path(output), text)
+    print(f"wrote {output} ({_count(len(imported.notes), 'note')})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _translate(file: str, provider: str | None, target: str, out: Path | None, strict: bool) -> int:
+    imported = import_pipeline(Path(file), provider)  # type: ignore[arg-type]
+    rendering = render(imported.pipeline, target)
+    report = [n.format() for n in _lost_notes(imported, target)]
+    report += [f"{file}: {_loss_text(loss, imported)}" for loss in rendering.losses]
+    for line in report:
+        print(line, file=sys.stderr)
+    if out is None:
+        for rel, text in sorted(rendering.files.items()):
+            if len(rendering.files) > 1:
+                sys.stdout.write(f"# --- {rel}\n")
+            sys.stdout.write(text)
+    else:
+        for rel, text in sorted(rendering.files.items()):
+            _write_atomic(out / rel, text)
+            print(f"wrote {out / rel}", file=sys.stderr)
+    print(
+        f"{file} -> {target}: {_count(len(report), 'construct')} did not carry over exactly",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if strict and report else EXIT_OK
+
+
+def _lost_notes(imported: Imported, target: str) -> list[Any]:
+    """Import notes that matter for ``target``: all of them, unless it is the same provider,
+    where what the escape hatch keeps comes back verbatim (only real changes count)."""
+    if target != imported.provider:
+        return list(imported.notes)
+    return [n for n in imported.notes if "kept verbatim" not in n.message]
+
+
+def _loss_text(loss: Loss, imported: Imported) -> str:
+    """A rendering loss with the job named as in the native file, not by model indices."""
+    text = loss.format()
+    path = loss.path
+    if len(path) >= 4 and path[0] == "stages" and path[2] == "jobs":
+        stage, job = path[1], path[3]
+        if not isinstance(stage, int) or not isinstance(job, int):
+            return text
+        try:
+            name = imported.pipeline.stages[stage].jobs[job].name
+        except IndexError:
+            return text
+        rest = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path[4:])
+        return f"{loss.target}: jobs.{name}{rest}: {loss.message} [{loss.rule}]"
+    return text
+
+
+def _audit(paths: Sequence[str], as_json: bool) -> int:
+    from .audit import audit_paths
+
+    report = audit_paths(paths)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2, sort_keys=True))
+    else:
+        print(report.format())
     return EXIT_OK
 
 

@@ -6,9 +6,11 @@ that goes wrong while doing work is a ``CICDError``::
 
     Exception
     ├── ValueError
-    │   └── PipelineValidationError     (also a CICDError)
+    │   ├── PipelineValidationError     (also a CICDError)
+    │   └── PipelineImportError         (also a CICDError)
     └── CICDError
         ├── PipelineValidationError
+        ├── PipelineImportError
         ├── PipelineExecutionError
         ├── DeploymentError
         ├── RollbackError
@@ -20,7 +22,8 @@ that goes wrong while doing work is a ``CICDError``::
             └── RateLimitError
 
 The command line turns a ``PipelineValidationError`` into its diagnostic lines and exit
-code 2, any other ``CICDError`` into one line and exit code 1.
+code 2, a ``PipelineImportError`` into its line and exit code 2, any other ``CICDError``
+into one line and exit code 1.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
 
 class CICDError(Exception):
     """Base of every error this package raises on purpose."""
+
+
+class PipelineImportError(CICDError, ValueError):
+    """Raised when a native CI file cannot be read into a neutral pipeline; one line."""
 
 
 class PipelineValidationError(CICDError, ValueError):

@@ -1,0 +1,393 @@
+"""The one way in for native CI files: provider detection, import, notes with positions.
+
+What this module owns: turning a native file (path or text) into a validated neutral
+``Pipeline`` plus an ``ImportNote`` for every construct that did not carry over exactly,
+whichever provider wrote it. The two readers (``github_import``, ``gitlab_import``) do the
+provider work; this module
+
+* detects the provider when the caller does not name it (file name first: a path under
+  ``.github/workflows/`` or named ``*.gitlab-ci.yml``; then the shape of the document);
+* turns both readers' notes into one ``ImportNote`` shape with the 1-based line and column
+  of the native construct, looked up in the original text (a note on a construct that only
+  exists after ``extends``/``include`` resolution points at the nearest enclosing key);
+* raises one ``PipelineImportError`` (a ``ValueError``) with a one-line message for every
+  input that cannot become a pipeline: unreadable file, not a CI file, no neutral form.
+  No reader, YAML or pydantic exception escapes;
+* writes the neutral pipeline file (``dump_neutral``): the notes in the header comment, an
+  end-of-line comment on every escape hatch, and text that ``cicd validate`` accepts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+from ..errors import PipelineImportError
+from ..model.loader import pipeline_from_data
+from ..model.pipeline import Pipeline
+from .yamlout import Commented, dump_yaml
+
+Provider = Literal["github", "gitlab"]
+PROVIDERS: tuple[Provider, ...] = ("github", "gitlab")
+# Top-level keys only a GitLab CI file has (a GitHub workflow has none of them).
+_GITLAB_KEYS = frozenset({"stages", "include", "workflow", "default", "variables", "image"})
+_GITLAB_JOB_KEYS = frozenset({"script", "extends", "trigger", "stage", "before_script"})
+_INDEX = re.compile(r"\[(\d+)\]")
+_HATCH_COMMENT = {
+    "github": "kept verbatim for GitHub: no neutral form (see the notes above)",
+    "gitlab": "kept verbatim for GitLab: no neutral form (see the notes above)",
+}
+
+
+@dataclass(frozen=True)
+class ImportNote:
+    """One native construct that did not carry over exactly into the neutral model."""
+
+    file: str
+    provider: Provider
+    path: str  # native, dotted: ``jobs.build.steps[2].if`` / ``test:unit.rules``
+    message: str
+    rule: str
+    line: int | None = None
+    column: int | None = None
+
+    def format(self) -> str:
+        """``FILE:LINE:COL: import: PATH: MESSAGE [RULE]`` (position when known)."""
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        return f"{where}: import: {self.path}: {self.message} [{self.rule}]"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A native file read into the neutral model: the pipeline, its data and the notes."""
+
+    provider: Provider
+    file: str
+    pipeline: Pipeline
+    data: dict[str, Any]
+    notes: tuple[ImportNote, ...] = field(default_factory=tuple)
+
+
+def import_pipeline(
+    path_or_text: str | Path,
+    provider: Provider | None = None,
+    *,
+    base_dir: str | Path | None = None,
+) -> Imported:
+    """Read a GitHub Actions workflow or a ``.gitlab-ci.yml`` into the neutral model.
+
+    Args:
+        path_or_text: a path to the native file, or its text (a string with a line break,
+            or one that names no existing file).
+        provider: ``"github"`` or ``"gitlab"``; detected from the file name or the content
+            when ``None``.
+        base_dir: the repository root GitLab local includes are read from (default: for a
+            file at ``ROOT/.gitlab-ci.yml`` or ``ROOT/.gitlab/...``, that ROOT; else the
+            file's folder).
+
+    Returns:
+        ``Imported`` with the validated ``Pipeline`` and one ``ImportNote`` per construct
+        kept in an escape hatch or changed.
+
+    Raises:
+        PipelineImportError: (a ``ValueError``) the file cannot be read or has no neutral
+            form; the message is one line, starting with the file name.
+    """
+    text, name, path = _read(path_or_text)
+    return import_text(text, name, provider, path=path, base_dir=base_dir)
+
+
+def import_text(
+    text: str,
+    name: str,
+    provider: Provider | None = None,
+    *,
+    path: Path | None = None,
+    base_dir: str | Path | None = None,
+    include_resolver: Callable[[str], str | None] | None = None,
+) -> Imported:
+    """``import_pipeline`` on text already read; ``name`` is used in messages."""
+    from .github_import import GitHubImportError, import_github
+    from .gitlab_import import GitLabImportError, import_gitlab
+
+    if provider is None:
+        provider = detect_provider(text, name)
+    elif provider not in PROVIDERS:
+        raise PipelineImportError(f'{name}: unknown provider "{provider}": use github or gitlab')
+    try:
+        if provider == "github":
+            result = import_github(text, name)
+            raw_notes: list[tuple[Any, str, str]] = [(n[0], n[1], n[2]) for n in result.notes]
+        else:
+            root = Path(base_dir) if base_dir is not None else _gitlab_root(path)
+            kwargs: dict[str, Any] = {"base_dir": root}
+            if include_resolver is not None:
+                kwargs["include_resolver"] = include_resolver
+            result = import_gitlab(text, name, **kwargs)  # type: ignore[assignment]
+            raw_notes = [(n[0], n[1], n[2]) for n in result.notes]
+    except (GitHubImportError, GitLabImportError) as exc:
+        raise PipelineImportError(_positioned(str(exc), name)) from None
+    try:
+        pipeline = pipeline_from_data(result.data)
+    except ValueError as exc:  # the readers validate; this is a guard, not a path
+        first = str(exc).strip().splitlines()[0]
+        raise PipelineImportError(f"{name}: the imported pipeline is not valid: {first}") from None
+    positions = _Positions(text)
+    renames = _renames(raw_notes)
+    notes = sorted(
+        (
+            _note(name, provider, native, message, rule, positions, result.data, renames)
+            for native, message, rule in raw_notes
+        ),
+        key=lambda n: (n.line is None, n.line or 0, n.column or 0, n.path),
+    )
+    return Imported(provider, name, pipeline, result.data, tuple(notes))
+
+
+_AT = re.compile(r"^(?P<msg>.*?),? ?\(?line (?P<line>\d+),? column (?P<col>\d+)\)?(?P<rest>.*)$")
+
+
+def _positioned(message: str, name: str) -> str:
+    """``NAME: reason`` as ``NAME:LINE:COL: reason`` when the reason names a position."""
+    if message.startswith(f"{name}: "):
+        message = message[len(name) + 2 :]
+    match = _AT.match(message)
+    if match:
+        rest = (match["msg"].rstrip(" ,") + match["rest"]).strip()
+        return f"{name}:{match['line']}:{match['col']}: {rest}"
+    return f"{name}: {message}"
+
+
+def detect_provider(text: str, name: str = "<text>") -> Provider:
+    """``github`` or ``gitlab`` for a native file, from its name, else from its shape.
+
+    Raises:
+        PipelineImportError: neither shape fits (say which with ``--provider``).
+    """
+    pure = PurePath(name)
+    if ".github" in pure.parts and "workflows" in pure.parts:
+        return "github"
+    if pure.name.endswith(".gitlab-ci.yml") or ".gitlab" in pure.parts:
+        return "gitlab"
+    doc = _top_level(text, name)
+    if isinstance(doc, dict):
+        jobs = doc.get("jobs")
+        if isinstance(jobs, dict) and ("on" in doc or True in doc):
+            return "github"
+        if _GITLAB_KEYS & set(doc) or any(
+            isinstance(v, dict) and _GITLAB_JOB_KEYS & set(v) for v in doc.values()
+        ):
+            return "gitlab"
+        if isinstance(jobs, dict):
+            return "github"
+    raise PipelineImportError(
+        f"{name}: not recognisable as a GitHub Actions workflow or a GitLab CI file; "
+        "name the provider (--provider github|gitlab)"
+    )
+
+
+def dump_neutral(imported: Imported) -> str:
+    """The neutral pipeline file text: notes in the header, escape hatches commented."""
+    lines = [
+        f"Imported by codomyrmex-ci-cd from {imported.file} ({imported.provider}).",
+        "Check it with `cicd validate`; generate native files with `cicd generate`.",
+    ]
+    if imported.notes:
+        lines.append(f"{len(imported.notes)} construct(s) did not carry over exactly:")
+        lines.extend(f"  {_short(n)}" for n in imported.notes)
+    else:
+        lines.append("Every construct carried over exactly.")
+    return dump_yaml(_commented(imported.data), "\n".join(lines))
+
+
+def _short(note: ImportNote) -> str:
+    where = f"line {note.line}: " if note.line else ""
+    return f"{where}{note.path}: {note.message} [{note.rule}]"
+
+
+def _commented(node: Any) -> Any:
+    """Wrap every non-empty escape hatch with an end-of-line comment saying what it is."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _HATCH_COMMENT and isinstance(value, dict) and value:
+                out[key] = Commented(value, _HATCH_COMMENT[key])
+            else:
+                out[key] = _commented(value)
+        return out
+    if isinstance(node, list):
+        return [_commented(v) for v in node]
+    return node
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _read(path_or_text: str | Path) -> tuple[str, str, Path | None]:
+    """(text, display name, path or None) for a path or a text."""
+    if isinstance(path_or_text, str) and ("\n" in path_or_text or not path_or_text.strip()):
+        return path_or_text, "<text>", None
+    path = Path(path_or_text)
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name too long for the file system is text, not a path
+        is_file = False
+    if not is_file:
+        if isinstance(path_or_text, Path) or path.suffix in (".yml", ".yaml", ".json"):
+            reason = "is a directory" if path.is_dir() else "no such file"
+            raise PipelineImportError(f"{path}: {reason}")
+        return str(path_or_text), "<text>", None
+    try:
+        return path.read_text(encoding="utf-8"), str(path), path
+    except UnicodeDecodeError:
+        raise PipelineImportError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise PipelineImportError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _gitlab_root(path: Path | None) -> Path | None:
+    """The repository root for local includes: above ``.gitlab/``, else the file's folder."""
+    if path is None:
+        return None
+    folder = path.resolve().parent
+    for parent in (folder, *folder.parents):
+        if parent.name == ".gitlab":
+            return parent.parent
+    return folder
+
+
+def _top_level(text: str, name: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import ConstructorError
+    from ruamel.yaml.error import MarkedYAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.allow_duplicate_keys = True
+    try:
+        docs = list(yaml.load_all(text))
+    except ConstructorError:  # a tag such as GitLab's !reference: parsed, only not built
+        return {"jobs": {}} if re.search(r"^jobs:", text, re.M) else {"stages": []}
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        problem = exc.problem or exc.context or "cannot parse"
+        raise PipelineImportError(f"{where}: invalid YAML: {problem}") from None
+    except Exception:  # other YAML trouble (tags, recursion): the reader reports it
+        return {"jobs": {}} if re.search(r"^jobs:", text, re.M) else {"stages": []}
+    return next((d for d in reversed(docs) if isinstance(d, dict)), docs[0] if docs else None)
+
+
+# --- positions ----------------------------------------------------------------------------
+
+
+class _Positions:
+    """Line and column of native paths in the original text (parsed on first use)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._tree: Any = None
+        self._parsed = False
+
+    def find(self, keys: tuple[Any, ...]) -> tuple[int, int] | None:
+        if not self._parsed:
+            self._parsed = True
+            self._tree = _rt_tree(self._text)
+        node, found = self._tree, None
+        for key in keys:
+            lc = getattr(node, "lc", None)
+            if isinstance(node, dict) and key in node:
+                if lc is not None:
+                    with contextlib.suppress(KeyError, TypeError, AttributeError):
+                        found = lc.key(key)
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                if lc is not None:
+                    with contextlib.suppress(KeyError, TypeError, AttributeError, IndexError):
+                        found = lc.item(key)
+                node = node[key]
+            else:
+                break
+        return (found[0] + 1, found[1] + 1) if found else None
+
+
+def _rt_tree(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
+    try:
+        docs = list(yaml.load_all(text))
+    except Exception:  # positions are best effort; the reader accepted the text
+        return None
+    for doc in reversed(docs):  # a GitLab `spec:` header comes first
+        if isinstance(doc, dict):
+            return doc
+    return None
+
+
+def _native_keys(native: Any) -> tuple[Any, ...]:
+    """A reader's note path as a key tuple: dotted strings split, indices as ints."""
+    if isinstance(native, tuple | list):
+        return tuple(native)
+    keys: list[Any] = []
+    for part in str(native).split("."):
+        head = _INDEX.split(part)
+        if head[0]:
+            keys.append(head[0])
+        keys.extend(int(i) for i in _INDEX.findall(part))
+    return tuple(keys)
+
+
+def _display(keys: tuple[Any, ...]) -> str:
+    out = ""
+    for key in keys:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out or "(file)"
+
+
+def _note(
+    file: str,
+    provider: Provider,
+    native: Any,
+    message: str,
+    rule: str,
+    positions: _Positions,
+    data: dict[str, Any],
+    renames: dict[str, str],
+) -> ImportNote:
+    keys = _native_keys(native)
+    if keys[:1] == ("stages",) and len(keys) >= 4 and keys[2] == "jobs":
+        # A neutral model path: name the job as the user knows it (its native name).
+        keys = _model_to_native(keys, data)
+        if keys and keys[0] in renames:
+            keys = (renames[keys[0]], *keys[1:])
+    pos = positions.find(keys)
+    line, column = pos if pos else (None, None)
+    return ImportNote(file, provider, _display(keys), message, rule, line, column)
+
+
+_RENAMED = re.compile(r'renamed to "([^"]+)"')
+
+
+def _renames(raw_notes: list[tuple[Any, str, str]]) -> dict[str, str]:
+    """Neutral job name -> native job name, from the readers' ``job-rename`` notes."""
+    out: dict[str, str] = {}
+    for native, message, rule in raw_notes:
+        keys = _native_keys(native)
+        match = _RENAMED.search(message)
+        if rule == "job-rename" and match and len(keys) >= 2:
+            out[match.group(1)] = str(keys[-1])
+    return out
+
+
+def _model_to_native(keys: tuple[Any, ...], data: dict[str, Any]) -> tuple[Any, ...]:
+    try:
+        job = data["stages"][keys[1]]["jobs"][keys[3]]
+    except (KeyError, IndexError, TypeError):
+        return keys
+    name = job.get("name") if isinstance(job, dict) else None
+    return (name, *keys[4:]) if name else keys
