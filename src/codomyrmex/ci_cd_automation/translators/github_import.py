@@ -7,34 +7,44 @@ exactly. Invariants:
 
 * Nothing is dropped silently. A construct without a neutral form is kept verbatim in the
   escape hatch the GitHub generator deep-merges back (``config.github`` for the workflow,
-  the job's ``github:`` for a job), and a ``Note`` (native path, why, rule id) says so.
+  the job's ``github:`` for a job, the step's ``github:`` for a step), and a ``Note``
+  (native path as ``jobs.<id>.steps[<n>].<key>``, why, rule id) says so.
+* As little as possible goes to a hatch: one step key, one ``env``/``with`` entry (a
+  ``GITHUB_*`` name, ``secrets.GITHUB_TOKEN``, an expression without a neutral template),
+  one job key. A step ``if:`` always goes to the step's hatch: the model has no step
+  condition, by design. A ``run`` script that cannot be neutral (an expression without a
+  neutral template, a shell such as ``cmd``) is kept in the hatch and the neutral step
+  becomes a script that fails loudly for other targets, keeping its ``id`` so that outputs
+  still resolve. Only jobs holding ``parallel``/``wait``/``wait-all``/``cancel`` steps (which
+  a step hatch cannot produce) keep their whole ``steps`` list in the job's hatch.
 * The result is valid: ``import_github`` runs ``pipeline_from_data`` on what it built. When a
-  validation rule objects to a translated part (a step, a job field), that part is moved to
-  its escape hatch and the data is rebuilt; when the pipeline still cannot be valid, one
-  ``GitHubImportError`` (a ``ValueError``) with a one-line reason is raised. No ruamel or
-  pydantic exception escapes.
+  validation rule objects to a translated part (a step's env entry, a job field), that part
+  is moved to its escape hatch and the data is rebuilt; when the pipeline still cannot be
+  valid, or GitHub itself would refuse the file (a step with neither ``run`` nor ``uses``),
+  one ``GitHubImportError`` (a ``ValueError``) with a one-line reason is raised. No ruamel
+  or pydantic exception escapes.
 * Layout: every job goes into ONE neutral stage, ``jobs``, with job-level ``needs``. Stages
   by dependency depth would add stage dependencies, i.e. edges the workflow does not have;
   one stage keeps the dependency graph exactly.
-* Steps have no neutral escape hatch. When a step cannot be expressed (an ``if:``, an
-  expression with no neutral template, an unknown shell...), the job's native ``steps`` list
-  is kept verbatim in the job's ``github:`` escape hatch (GitHub output is then exact) and
-  the neutral step becomes a placeholder run step that fails loudly elsewhere, keeping its
-  ``id`` so that outputs still resolve.
 * Expressions: only the forms with an exact neutral template are translated (``matrix``,
   ``env``, ``secrets``, ``inputs``, ``needs``/``steps`` outputs, ``github.sha|ref|run_id|
   workspace`` -> ``ci.*``, ``hashFiles`` -> ``hash``); anything else makes its field
   untranslatable. ``$GITHUB_OUTPUT`` in scripts becomes ``$CICD_OUTPUT`` (the generator
-  exports one as the other).
+  exports one as the other). Values kept in hatches have renamed matrix axes and job ids
+  written anew, so they still mean the same on GitHub.
+* ``defaults.run`` (workflow, then job) becomes each run step's ``shell`` and
+  ``working_directory``; a step without a shell on a Windows-only job gets ``pwsh``,
+  GitHub's default there. ``bash -el {0}``-style shells are neutral ``bash`` with the exact
+  command kept in the step's hatch.
 * Well-known actions become neutral step kinds only when their inputs map exactly
   (checkout: fetch-depth, submodules, lfs; setup-python/node/go: the version; cache:
   path, key, restore-keys; upload-artifact: path, retention-days, no name). Named artifacts
   and download-artifact (which works by artifact name, not by job) stay ``uses:``.
 * Matrix axis names with ``-`` are renamed with ``_`` (neutral axes are identifiers, since
   GitLab exposes them as variables) and every ``matrix.`` reference is rewritten.
-
-Not built yet (issue 3): ``defaults.run``, ``concurrency`` and ``run-name`` are kept in
-``config.github`` rather than mapped; GitLab import and cross-provider translation.
+* ``concurrency``, ``run-name`` and the workflow's display ``name`` are kept in
+  ``config.github`` (``concurrency`` also in a job's hatch) with a note: GitLab has no
+  equivalent of concurrency, and its ``workflow:name`` (nearest to run-name) is not generated.
 """
 
 from __future__ import annotations
@@ -73,10 +83,18 @@ _FACTS = {
 }
 _RUNNERS = {"ubuntu-latest": "linux", "windows-latest": "windows", "macos-latest": "macos"}
 _SHELLS = {"bash", "sh", "pwsh", "python"}
-_PLACEHOLDER = (
-    "echo 'this step has no neutral form; it is kept for GitHub in the job github: "
-    "escape hatch' >&2\nexit 1"
-)
+_GITHUB_ONLY = "this step has no neutral form; it runs on GitHub only (see its github: hatch)"
+# A script that fails loudly, per neutral shell, where a step's script is GitHub-only.
+_PLACEHOLDERS = {
+    None: f"echo '{_GITHUB_ONLY}' >&2\nexit 1",
+    "bash": f"echo '{_GITHUB_ONLY}' >&2\nexit 1",
+    "sh": f"echo '{_GITHUB_ONLY}' >&2\nexit 1",
+    "pwsh": f"Write-Error '{_GITHUB_ONLY}'\nexit 1",
+    "python": f"import sys\nsys.exit('{_GITHUB_ONLY}')",
+}
+# GitHub's own `bash` command lines (`bash -el {0}`...): bash with options, for other targets.
+_BASH_COMMAND = re.compile(r"bash(\s+-[-\w]+)*\s+\{0\}")
+_USES = re.compile(r"^(\./\S+|docker://\S+|[\w.-]+/[\w./-]+@\S+)$")
 _PERMISSION_SCOPES = frozenset(typing.get_args(PermissionScope))
 # Neutral job field -> the native job key whose value goes to the escape hatch instead.
 _FIELD_KEYS = {
@@ -92,6 +110,54 @@ _FIELD_KEYS = {
     "permissions": "permissions",
     "timeout": "timeout-minutes",
     "allow_failure": "continue-on-error",
+}
+
+_CONCURRENCY = (
+    "concurrency groups have no neutral form and GitLab has no equivalent (resource_group "
+    "queues jobs, it never cancels one); kept for GitHub"
+)
+# Workflow keys kept in config.github: why, and the note rule.
+_WORKFLOW_KEY_NOTES = {
+    "concurrency": (f"{_CONCURRENCY} in config.github", "concurrency"),
+    "run-name": (
+        "the run name has no neutral form (GitLab's nearest, workflow:name, is not generated); "
+        "kept for GitHub in config.github",
+        "run-name",
+    ),
+    "name": (
+        "the workflow's display name differs from the pipeline name (the file name); kept for "
+        "GitHub in config.github",
+        "workflow-name",
+    ),
+    "defaults": (
+        "defaults other than run.shell / run.working-directory have no neutral form; kept "
+        "in config.github",
+        "defaults-run",
+    ),
+}
+# Job keys kept in the job's github: hatch when they have no neutral form.
+_JOB_KEY_NOTES = {
+    "concurrency": (f"{_CONCURRENCY} in the job's github: hatch", "job-concurrency"),
+    "name": (
+        "a job display name has no neutral form (the job id is its name); kept for GitHub",
+        "job-name",
+    ),
+    "defaults": (
+        "defaults other than run.shell / run.working-directory have no neutral form; kept "
+        "for GitHub",
+        "defaults-run",
+    ),
+}
+
+# GitHub step kinds without run/uses (parallel steps, background step control).
+_CONTROL = frozenset({"parallel", "wait", "wait-all", "cancel"})
+_STEP_KEY_NOTES = {
+    "background": (
+        "a background step has no neutral form (other targets run it in the foreground and "
+        "wait for it to end)"
+    ),
+    "continue-on-error": "continue-on-error is neutral only as true/false on a run step",
+    "timeout-minutes": "timeout-minutes is neutral only as whole minutes on a run step",
 }
 
 
@@ -218,7 +284,8 @@ class _Importer:
         self.doc = doc
         self.file = file
         self.notes: dict[tuple[str, str], Note] = {}
-        self.forced_steps: set[tuple[str, int]] = set()
+        # Step parts validation refused: (job id, step index, native part) -> the reason.
+        self.forced_parts: dict[tuple[str, int, tuple[str, ...]], str] = {}
         self.forced_fields: set[tuple[str, str]] = set()
         self.secrets: set[str] = set()
         self.variables: dict[str, Any] = {}
@@ -325,7 +392,11 @@ class _Importer:
         return renames
 
     def pipeline_name(self) -> str:
-        stem = re.sub(r"\.ya?ml$", "", self.file.rsplit("/", 1)[-1])
+        """The file's stem; for text without a file name (``<text>``), the workflow's name."""
+        base = self.file.rsplit("/", 1)[-1]
+        stem = re.sub(r"\.ya?ml$", "", base)
+        if stem == base and isinstance(self.doc.get("name"), str) and self.doc["name"].strip():
+            stem = self.doc["name"].strip()
         name = re.sub(r"[^A-Za-z0-9._-]", "-", stem)[:100] or "workflow"
         return name if re.match(NAME_PATTERN, name) else "workflow"
 
@@ -344,7 +415,12 @@ class _Importer:
             perms = _permissions(self.doc["permissions"])
             if perms is None:
                 github["permissions"] = self.doc["permissions"]
-                self.note("permissions", "permissions kept verbatim", "permissions")
+                self.note(
+                    "permissions",
+                    "permissions other than a map of known scopes (read-all, write-all...) "
+                    "have no neutral form; kept verbatim in config.github",
+                    "permissions",
+                )
             else:
                 config["permissions"] = perms
         else:
@@ -355,10 +431,17 @@ class _Importer:
                 "permissions-default",
             )
         for key in self.doc:
-            if key in ("on", "env", "permissions", "jobs", "name"):
+            if key in ("on", "env", "permissions", "jobs"):
+                continue
+            if key == "defaults" and _run_defaults(self.doc[key]) is not None:
+                continue  # applied to the run steps (run_defaults)
+            if key == "name" and self.doc[key] == self.pipeline_name():
                 continue
             github[key] = self.doc[key]
-            self.note(key, f'"{key}" has no neutral form; kept in config.github', "workflow-key")
+            why, rule = _WORKFLOW_KEY_NOTES.get(
+                key, (f'"{key}" has no neutral form; kept in config.github', "workflow-key")
+            )
+            self.note(key, why, rule)
         jobs = []
         for job_id, job in self.doc["jobs"].items():
             built = self.job(job_id, job, github)
@@ -437,7 +520,10 @@ class _Importer:
                 else:
                     rest[key] = val
                     self.note(
-                        f"{path}.{key}", f'"{key}" has no neutral filter; kept', "trigger-filter"
+                        f"{path}.{key}",
+                        f'"{key}" has no neutral filter; kept for GitHub in config.github '
+                        "(other targets do not filter on it)",
+                        "trigger-filter",
                     )
             triggers[event] = neutral
             if rest:
@@ -527,7 +613,7 @@ class _Importer:
         forced = {f for j, f in self.forced_fields if j == job_id}
 
         def keep(key: str, why: str, rule: str) -> None:
-            hatch[key] = job[key]
+            hatch[key] = self.native(job[key], scope, expression=key == "if")
             self.note(f"{path}.{key}", why, rule)
 
         if "strategy" in job:
@@ -543,38 +629,135 @@ class _Importer:
         for key, val in job.items():
             if key in ("steps", "strategy", "needs"):
                 continue
+            if key == "env" and isinstance(val, dict) and "env" not in forced_keys(forced):
+                self.job_env(job_id, val, out, hatch, scope)
+                continue
+            if key == "defaults" and _run_defaults(val) is not None:
+                continue
             done = key not in forced_keys(forced) and self.job_field(key, val, out, scope, job_id)
             if not done:
-                keep(key, f'"{key}" has no exact neutral form here; kept verbatim', "job-" + key)
-        steps = job["steps"]
-        step_scope = _Scope(matrix=scope.matrix, step=True, secrets_ok=True)
-        neutral_steps = []
-        github_only = False
-        for index, step in enumerate(steps):
-            spath = f"{path}.steps[{index}]"
-            built = None
-            if (job_id, index) not in self.forced_steps:
-                built = self.step(step, step_scope, spath)
-            if built is None:
-                github_only = True
-                built = {"name": f"github-only step {index}", "run": _PLACEHOLDER}
-                if isinstance(step, dict) and _JOB.match(str(step.get("id", ""))):
-                    built["id"] = str(step["id"])
-                self.note(
-                    spath,
-                    "step has no neutral form; the job's steps are kept verbatim for GitHub "
-                    "and this step fails elsewhere",
-                    "step-github-only",
+                why, rule = _JOB_KEY_NOTES.get(
+                    key, (f'"{key}" has no exact neutral form here; kept verbatim', "job-" + key)
                 )
-            neutral_steps.append(built)
-        if not neutral_steps:
-            raise GitHubImportError(f"{self.file}: job {job_id!r} has no steps")
-        out["steps"] = neutral_steps
-        if github_only:
-            hatch["steps"] = steps
+                keep(key, why, rule)
+        defaults = self.run_defaults(job_id, job)
+        step_scope = _Scope(matrix=scope.matrix, step=True, secrets_ok=True)
+        out["steps"] = []
+        control = False
+        for index, step in enumerate(job["steps"]):
+            spath = f"{path}.steps[{index}]"
+            if isinstance(step, dict) and not {"run", "uses"} & set(step) and _CONTROL & set(step):
+                # parallel / wait / wait-all / cancel: GitHub step kinds that a step hatch
+                # cannot produce (the generated step would also carry a run:).
+                control = True
+                inner = step.get("parallel")
+                for k, nested in enumerate(inner if isinstance(inner, list) else []):
+                    out["steps"].append(
+                        self.step(
+                            job_id,
+                            len(out["steps"]),
+                            nested,
+                            step_scope,
+                            defaults,
+                            f"{spath}.parallel[{k}]",
+                        )
+                    )
+                continue
+            out["steps"].append(
+                self.step(job_id, len(out["steps"]), step, step_scope, defaults, spath)
+            )
+        if control:
+            hatch["steps"] = self.native(job["steps"], scope)
+            self.note(
+                f"{path}.steps",
+                "parallel / wait / wait-all / cancel steps have no neutral form: the job's "
+                "steps are kept verbatim for GitHub; other targets run the steps one after "
+                "another",
+                "job-steps",
+            )
+        if not out["steps"]:
+            raise GitHubImportError(f"{self.file}: {path}: a job needs at least one step")
         if hatch:
             out["github"] = hatch
         return out
+
+    def job_env(
+        self,
+        job_id: str,
+        env: dict[str, Any],
+        out: dict[str, Any],
+        hatch: dict[str, Any],
+        scope: _Scope,
+    ) -> None:
+        """A job's env entry by entry: neutral ones, ``secrets``, the rest in the hatch."""
+        env_scope = _Scope(matrix=scope.matrix, secrets_ok=True)
+        neutral: dict[str, Any] = {}
+        secrets: list[str] = []
+        for name, item in env.items():
+            where = f"jobs.{job_id}.env.{name}"
+            if not _IDENT.match(name) or name.startswith(RESERVED_VARIABLE_PREFIXES):
+                why, rule = _reserved_name(name)
+            elif item == "${{ secrets." + name + " }}":
+                secrets.append(name)
+                self.secrets.add(name)
+                continue
+            else:
+                try:
+                    neutral[name] = self.value(item, env_scope)
+                    continue
+                except _Untranslatable as exc:
+                    why, rule = _reason(exc, "job-env")
+            hatch.setdefault("env", {})[name] = self.native(item, scope)
+            self.note(where, f"{why}; kept for GitHub in the job's github: env", rule)
+        if neutral:
+            out["env"] = neutral
+        if secrets:
+            out["secrets"] = secrets
+
+    def run_defaults(self, job_id: str, job: dict[str, Any]) -> _RunDefaults:
+        """The ``defaults.run`` settings a run step of the job inherits (job over workflow)."""
+        found = _RunDefaults(windows=_windows_only(job.get("runs-on")))
+        if "${{" in str(job.get("runs-on")) and "windows" in str(job.get("strategy")).lower():
+            found.some_windows = f"jobs.{job_id}"
+        for where, source in (("defaults.run", self.doc), (f"jobs.{job_id}.defaults.run", job)):
+            run = _run_defaults(source.get("defaults"))
+            if run is None:
+                continue
+            if "shell" in run:
+                found.shell, found.shell_path = run["shell"], f"{where}.shell"
+            if "working-directory" in run:
+                found.working_directory = run["working-directory"]
+                found.wd_path = f"{where}.working-directory"
+            self.note(
+                where,
+                "defaults.run became the shell / working directory of each run step that sets none",
+                "defaults-run",
+            )
+        return found
+
+    def native(self, value: Any, scope: _Scope, *, expression: bool = False) -> Any:
+        """A value kept for GitHub, with renamed matrix axes and job ids written anew.
+
+        ``expression``: the whole text is an expression (an ``if:``), not only ``${{ }}``.
+        """
+        if isinstance(value, dict):
+            return {k: self.native(v, scope) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.native(v, scope) for v in value]
+        if not isinstance(value, str):
+            return value
+        if expression and "${{" not in value:
+            return self._renamed(value, scope)
+        return _TEMPLATE.sub(lambda m: "${{" + self._renamed(m.group(1), scope) + "}}", value)
+
+    def _renamed(self, text: str, scope: _Scope) -> str:
+        for old, new in scope.matrix.items():
+            if old != new:
+                text = re.sub(rf"\bmatrix\.{re.escape(old)}(?![\w-])", f"matrix.{new}", text)
+        for old, new in self.renames.items():
+            if old != new:
+                text = re.sub(rf"\bneeds\.{re.escape(old)}(?=\.)", f"needs.{new}", text)
+        return text
 
     def _neutral_job(self, ids: list[str]) -> bool:
         jobs = self.doc["jobs"]
@@ -729,120 +912,49 @@ class _Importer:
 
     # --- steps --------------------------------------------------------------------------
 
-    def step(self, step: Any, scope: _Scope, path: str) -> dict[str, Any] | None:
+    def step(
+        self,
+        job_id: str,
+        index: int,
+        step: Any,
+        scope: _Scope,
+        shell_default: _RunDefaults,
+        path: str,
+    ) -> dict[str, Any]:
+        """The neutral form of one step; what has none goes to the step's ``github:`` hatch.
+
+        Only a step GitHub itself refuses (not a mapping, neither or both of ``run`` and
+        ``uses``, a malformed action reference) makes the import fail.
+        """
         if not isinstance(step, dict):
-            return None
-        head: dict[str, Any] = {}
-        if "name" in step:
-            if not isinstance(step["name"], str) or "${{" in step["name"]:
-                return None
-            head["name"] = step["name"]
-        if "id" in step:
-            if not isinstance(step["id"], str) or not _JOB.match(step["id"]):
-                return None
-            head["id"] = step["id"]
-        env: dict[str, Any] = {}
-        if "env" in step:
-            if not isinstance(step["env"], dict):
-                return None
-            for key, val in step["env"].items():
-                if not _IDENT.match(key) or key.startswith(RESERVED_VARIABLE_PREFIXES):
-                    return None
-                ok, text = self.try_value(val, scope)
-                if not ok:
-                    return None
-                env[key] = text
-        try:
-            if "run" in step:
-                return self.run_step(step, head, env, scope, path)
-            if "uses" in step:
-                return self.uses_step(step, head, env, scope, path)
-        except _Untranslatable:
-            return None
-        return None
-
-    def run_step(
-        self,
-        step: dict[str, Any],
-        head: dict[str, Any],
-        env: dict[str, Any],
-        scope: _Scope,
-        path: str,
-    ) -> dict[str, Any] | None:
-        allowed = {"run", "name", "id", "env", "shell", "working-directory", "timeout-minutes"}
-        allowed.add("continue-on-error")
-        if set(step) - allowed or not isinstance(step["run"], str) or not step["run"].strip():
-            return None
-        script = re.sub(r"\$\{?GITHUB_OUTPUT\}?", "$CICD_OUTPUT", step["run"])
-        for var in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"):
-            if var in script:
-                self.note(f"{path}.run", f"script writes ${var}, which only GitHub reads", var)
-        out: dict[str, Any] = {**head, "run": self.value(script, scope)}
-        if "shell" in step:
-            if step["shell"] not in _SHELLS:
-                return None
-            out["shell"] = step["shell"]
-        if env:
-            out["env"] = env
-        if "working-directory" in step:
-            ok, wd = self.try_value(step["working-directory"], scope)
-            if not ok or not isinstance(wd, str) or not wd:
-                return None
-            out["working_directory"] = wd
-        if "timeout-minutes" in step:
-            minutes = step["timeout-minutes"]
-            if not isinstance(minutes, int) or isinstance(minutes, bool):
-                return None
-            if not 0 < minutes <= 7 * 24 * 60:
-                return None
-            out["timeout"] = minutes * 60
-        if "continue-on-error" in step:
-            if not isinstance(step["continue-on-error"], bool):
-                return None
-            out["continue_on_error"] = step["continue-on-error"]
-        return out
-
-    def uses_step(
-        self,
-        step: dict[str, Any],
-        head: dict[str, Any],
-        env: dict[str, Any],
-        scope: _Scope,
-        path: str,
-    ) -> dict[str, Any] | None:
-        if set(step) - {"uses", "with", "name", "id", "env"}:
-            return None
-        uses = step["uses"]
-        with_ = step.get("with") or {}
-        if not isinstance(uses, str) or not isinstance(with_, dict):
-            return None
-        action, _, _ref = uses.partition("@")
-        kind = None if env else _neutral_kind(action.lower(), with_)
-        if kind is not None:
-            kind_name, spec = kind
-            self.note(
-                f"{path}.uses",
-                f'"{uses}" became the neutral {kind_name} step (the generator pins its own '
-                "version)",
-                "uses-neutral",
+            raise GitHubImportError(f"{self.file}: {path}: a step is a mapping")
+        kinds = [k for k in ("run", "uses") if k in step]
+        if len(kinds) != 1:
+            raise GitHubImportError(
+                f'{self.file}: {path}: a step needs exactly one of "run" or "uses" (or '
+                "parallel, wait, wait-all, cancel)"
             )
-            return {**head, kind_name: self._translate_tree(spec, scope)}
-        if not re.match(r"^(\./\S+|docker://\S+|[\w.-]+/[\w./-]+@\S+)$", uses):
-            return None
-        if uses.startswith("./"):
-            self.note(f"{path}.uses", "local or composite action kept as uses:", "uses-local")
-        out: dict[str, Any] = {**head, "uses": uses}
-        if with_:
-            out["with"] = {str(k): self.value(v, scope) for k, v in with_.items()}
-        if env:
-            out["env"] = env
-        return out
+        forced = {
+            part: why
+            for (j, i, part), why in self.forced_parts.items()
+            if (j, i) == (job_id, index)
+        }
+        build = _StepBuild(self, step, scope, path, forced)
+        build.head()
+        build.env()
+        if "run" in step:
+            build.run(shell_default)
+        else:
+            build.uses()
+        build.rest()
+        return build.result()
 
-    def _translate_tree(self, spec: Any, scope: _Scope) -> Any:
+    def translate_tree(self, spec: Any, scope: _Scope) -> Any:
+        """Every scalar of ``spec`` translated; raises _Untranslatable."""
         if isinstance(spec, dict):
-            return {k: self._translate_tree(v, scope) for k, v in spec.items()}
+            return {k: self.translate_tree(v, scope) for k, v in spec.items()}
         if isinstance(spec, list):
-            return [self._translate_tree(v, scope) for v in spec]
+            return [self.translate_tree(v, scope) for v in spec]
         return self.value(spec, scope)
 
     # --- repair -------------------------------------------------------------------------
@@ -859,13 +971,347 @@ class _Importer:
                 continue
             job_id = job_ids[p[3]]
             if p[4] == "steps" and len(p) > 5 and isinstance(p[5], int):
-                if (job_id, p[5]) not in self.forced_steps:
-                    self.forced_steps.add((job_id, p[5]))
+                key = (job_id, p[5], _native_part(p[6:]))
+                if key not in self.forced_parts:
+                    self.forced_parts[key] = diag.message
                     changed = True
             elif str(p[4]) in _FIELD_KEYS and (job_id, str(p[4])) not in self.forced_fields:
                 self.forced_fields.add((job_id, str(p[4])))
                 changed = True
         return changed
+
+
+@dataclass
+class _RunDefaults:
+    """What a run step inherits: ``defaults.run`` (job over workflow) and the runner's OS."""
+
+    shell: Any = None
+    shell_path: str = ""
+    working_directory: Any = None
+    wd_path: str = ""
+    windows: bool = False  # every runner is Windows, whose default shell is pwsh
+    some_windows: str = ""  # the job's path when only some matrix runners are Windows
+
+
+class _StepBuild:
+    """One step being translated: its neutral fields and its own ``github:`` hatch.
+
+    A part without a neutral form goes to the hatch (deep-merged into the GitHub step by the
+    generator, reported as a ``step-github`` loss on GitLab); the rest is still translated.
+    """
+
+    def __init__(
+        self,
+        importer: _Importer,
+        step: dict[str, Any],
+        scope: _Scope,
+        path: str,
+        forced: dict[tuple[str, ...], str],
+    ) -> None:
+        self.imp = importer
+        self.step = step
+        self.scope = scope
+        self.path = path
+        self.forced = forced  # native parts whose neutral form did not validate -> why
+        self.out: dict[str, Any] = {}
+        self.hatch: dict[str, Any] = {}
+        self.seen: set[str] = set()
+
+    def result(self) -> dict[str, Any]:
+        if self.hatch:
+            self.out["github"] = self.hatch
+        return self.out
+
+    def refused(self, *part: str) -> str | None:
+        """Why validation refused the neutral form of ``part`` (or of the whole step)."""
+        reason = self.forced.get(part) or self.forced.get(())
+        return f"its neutral form did not validate ({reason})" if reason else None
+
+    def keep(self, key: str, why: str, rule: str, sub: str | None = None) -> None:
+        """Keep ``step[key]`` (or ``step[key][sub]``) verbatim for GitHub, with a note."""
+        self.seen.add(key)
+        value = self.step[key] if sub is None else self.step[key][sub]
+        native = self.imp.native(value, self.scope, expression=key == "if")
+        if sub is None:
+            self.hatch[key] = native
+            where = f"{self.path}.{key}"
+        else:
+            self.hatch.setdefault(key, {})[sub] = native
+            where = f"{self.path}.{key}.{sub}"
+        self.imp.note(where, f"{why}; kept for GitHub in the step's github: hatch", rule)
+
+    def translate(self, value: Any, part: tuple[str, ...], rule: str) -> tuple[Any, str, str]:
+        """(neutral value or None, why not, note rule)."""
+        refused = self.refused(*part)
+        if refused:
+            return None, refused, rule
+        try:
+            return self.imp.value(value, self.scope), "", rule
+        except _Untranslatable as exc:
+            why, rule = _reason(exc, rule)
+            return None, why, rule
+
+    # --- the parts ------------------------------------------------------------------------
+
+    def head(self) -> None:
+        step = self.step
+        self.seen.update(("name", "id", "if"))
+        if "name" in step:
+            name = step["name"]
+            if isinstance(name, bool | int | float):
+                name = str(name)
+            if isinstance(name, str) and "${{" not in name and not self.refused("name"):
+                self.out["name"] = name
+            else:
+                self.keep("name", "a step name with an expression has no neutral form", "step-name")
+        if "id" in step:
+            sid = step["id"]
+            if isinstance(sid, str) and _JOB.match(sid) and not self.refused("id"):
+                self.out["id"] = sid
+            else:
+                why = self.refused("id") or "the step id is not a valid neutral id"
+                self.keep("id", why, "step-id")
+        if "if" in step:
+            # A step condition has no neutral form (the model has none, by design).
+            self.keep(
+                "if",
+                "a step condition has no neutral form (other targets run the step unconditionally)",
+                "step-if",
+            )
+
+    def env(self) -> None:
+        self.seen.add("env")
+        env = self.step.get("env")
+        if env is None:
+            return
+        if not isinstance(env, dict):
+            self.keep("env", "a step env that is an expression has no neutral form", "step-env")
+            return
+        neutral: dict[str, Any] = {}
+        for name, item in env.items():
+            if not _IDENT.match(name) or name.startswith(RESERVED_VARIABLE_PREFIXES):
+                why, rule = _reserved_name(name)
+            elif not isinstance(item, str | bool | int | float):
+                why, rule = "a value that is not text, a number or a boolean", "step-env"
+            else:
+                text, why, rule = self.translate(item, ("env", name), "step-env")
+                if text is not None:
+                    neutral[name] = text
+                    continue
+            self.keep("env", why, rule, sub=name)
+        if neutral:
+            self.out["env"] = neutral
+
+    def run(self, defaults: _RunDefaults) -> None:
+        step = self.step
+        self.seen.update(("run", "shell", "working-directory"))
+        reasons: list[str] = []
+        hatch: dict[str, Any] = {}
+        shell, shell_path = step.get("shell"), f"{self.path}.shell"
+        if "shell" not in step and defaults.shell is not None:
+            shell, shell_path = defaults.shell, defaults.shell_path
+        neutral_shell = None
+        if shell is None and defaults.windows:
+            neutral_shell = "pwsh"  # GitHub's default shell on Windows runners
+        elif shell is None and defaults.some_windows:
+            self.imp.note(
+                defaults.some_windows,
+                "GitHub runs steps without a shell in pwsh on Windows runners and bash on "
+                "others; the neutral steps run bash on every runner (no neutral form for a "
+                "per-runner default)",
+                "windows-default-shell",
+            )
+        elif shell is not None and (self.refused("shell") or not isinstance(shell, str)):
+            reasons.append(self.refused("shell") or "the shell is not text")
+            hatch["shell"] = shell
+        elif isinstance(shell, str) and shell in _SHELLS:
+            neutral_shell = shell
+        elif isinstance(shell, str) and _BASH_COMMAND.fullmatch(shell):
+            neutral_shell = "bash"
+            hatch["shell"] = shell
+            self.imp.note(
+                shell_path,
+                f'shell "{shell}" is bash with options; other targets run plain bash',
+                "step-shell",
+            )
+        elif shell is not None:
+            reasons.append(f'shell "{shell}" has no neutral form')
+            hatch["shell"] = shell
+        wd = step.get("working-directory", defaults.working_directory)
+        if wd is not None:
+            # The neutral working_directory is a plain path (templates are not expanded
+            # there), so one with an expression is GitHub-only, and so is the script.
+            text, why, _rule = self.translate(wd, ("working-directory",), "step-run")
+            if isinstance(wd, str) and "${{" in wd:
+                text, why = None, f'the working directory "{wd}" holds an expression'
+            if isinstance(text, str) and text:
+                self.out["working_directory"] = text
+            else:
+                reasons.append(why or "the working directory is empty or not text")
+                hatch["working-directory"] = self.imp.native(wd, self.scope)
+        script = step["run"]
+        neutral_script = None
+        if isinstance(script, str) and script.strip():
+            for var in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"):
+                if var in script:
+                    self.imp.note(
+                        f"{self.path}.run", f"script writes ${var}, which only GitHub reads", var
+                    )
+            rewritten = re.sub(r"\$\{?GITHUB_OUTPUT\}?", "$CICD_OUTPUT", script)
+            neutral_script, why, _rule = self.translate(rewritten, ("run",), "step-run")
+            if neutral_script is None:
+                reasons.append(why)
+        else:
+            reasons.append("the script is empty or not text")
+        if neutral_shell is not None:
+            self.out["shell"] = neutral_shell
+        if reasons:
+            self.out["run"] = _PLACEHOLDERS[neutral_shell]
+            hatch["run"] = self.imp.native(script, self.scope)
+            self.imp.note(
+                f"{self.path}.run",
+                "the script has no neutral form (" + "; ".join(dict.fromkeys(reasons)) + "); "
+                "it is kept for GitHub in the step's github: hatch and fails loudly elsewhere",
+                "step-run",
+            )
+        else:
+            self.out["run"] = neutral_script
+        self.hatch.update(hatch)
+        minutes = step.get("timeout-minutes")
+        if isinstance(minutes, int) and self._whole_minutes(minutes):
+            self.seen.add("timeout-minutes")
+            self.out["timeout"] = minutes * 60
+        flag = step.get("continue-on-error")
+        if isinstance(flag, bool) and not self.refused("continue-on-error"):
+            self.seen.add("continue-on-error")
+            self.out["continue_on_error"] = flag
+
+    def _whole_minutes(self, value: Any) -> bool:
+        if self.refused("timeout-minutes") or isinstance(value, bool):
+            return False
+        return isinstance(value, int) and 0 < value <= 7 * 24 * 60
+
+    def uses(self) -> None:
+        step = self.step
+        self.seen.update(("uses", "with"))
+        uses = step["uses"]
+        if not isinstance(uses, str) or not _USES.match(uses):
+            raise GitHubImportError(
+                f'{self.imp.file}: {self.path}.uses: "{uses}" is not an action reference '
+                "(owner/repo@ref, ./path or docker://image)"
+            )
+        with_ = step.get("with")
+        if isinstance(with_, dict | None) and "env" not in step and not self.refused("kind"):
+            kind = _neutral_kind(uses.partition("@")[0].lower(), with_ or {})
+            try:
+                spec = self.imp.translate_tree(kind[1], self.scope) if kind else None
+            except _Untranslatable:
+                kind = None
+            if kind is not None:
+                self.imp.note(
+                    f"{self.path}.uses",
+                    f'"{uses}" became the neutral {kind[0]} step (the generator pins its own '
+                    "version)",
+                    "uses-neutral",
+                )
+                self.out[kind[0]] = spec
+                return
+        self.out["uses"] = uses
+        if uses.startswith("./"):
+            self.imp.note(
+                f"{self.path}.uses", "local or composite action kept as uses:", "uses-local"
+            )
+        if with_ is None:
+            return
+        if not isinstance(with_, dict):
+            self.keep("with", "inputs given as an expression have no neutral form", "step-with")
+            return
+        neutral: dict[str, Any] = {}
+        for key, item in with_.items():
+            if not isinstance(item, str | bool | int | float):
+                why, rule = "a value that is not text, a number or a boolean", "step-with"
+            else:
+                text, why, rule = self.translate(item, ("with", key), "step-with")
+                if text is not None:
+                    neutral[key] = text
+                    continue
+            self.keep("with", why, rule, sub=key)
+        if neutral:
+            self.out["with"] = neutral
+
+    def rest(self) -> None:
+        """Every key no neutral field took (an expression, or a uses step's settings)."""
+        for key in self.step:
+            if key not in self.seen:
+                why = self.refused(key) or _STEP_KEY_NOTES.get(
+                    key, f'"{key}" has no neutral form on this step'
+                )
+                self.keep(key, why, f"step-{key}")
+
+
+def _reason(exc: _Untranslatable, rule: str) -> tuple[str, str]:
+    """Why an expression did not translate, and the note rule."""
+    body = str(exc.args[0]) if exc.args else ""
+    if "secrets.GITHUB_TOKEN" in body or body.strip() == "github.token":
+        return (
+            "the GITHUB_TOKEN secret is GitHub's own token, with no neutral equivalent",
+            "github-token",
+        )
+    return f'the expression "{body}" has no neutral form', rule
+
+
+def _reserved_name(name: str) -> tuple[str, str]:
+    if not _IDENT.match(name):
+        return f'"{name}" is not a neutral variable name', "env-name"
+    return (
+        f'"{name}" is reserved in the neutral model (the providers and the runner set '
+        f"{name.split('_', 1)[0]}_* variables themselves)",
+        "env-reserved",
+    )
+
+
+def _run_defaults(value: Any) -> dict[str, Any] | None:
+    """``defaults`` as ``{shell, working-directory}`` when that is all it holds."""
+    if not isinstance(value, dict) or set(value) != {"run"}:
+        return None
+    run = value["run"]
+    if not isinstance(run, dict) or not run or set(run) - {"shell", "working-directory"}:
+        return None
+    return run
+
+
+def _windows_only(runs_on: Any) -> bool:
+    """True when every runner the job may get is a Windows one (default shell pwsh)."""
+    labels = [runs_on] if isinstance(runs_on, str) else runs_on
+    if not isinstance(labels, list) or not labels:
+        return False
+    names = [str(x).lower() for x in labels]
+    if any("${{" in n for n in names):
+        return False
+    return names[0].startswith("windows") or "windows" in names
+
+
+def _native_part(path: tuple[Any, ...]) -> tuple[str, ...]:
+    """The native part of a step that a neutral diagnostic path names (``()``: all of it)."""
+    if not path:
+        return ()
+    head = str(path[0])
+    if head in ("env", "with") and len(path) > 1:
+        return (head, str(path[1]))
+    native = {
+        "run": "run",
+        "shell": "shell",
+        "working_directory": "working-directory",
+        "timeout": "timeout-minutes",
+        "continue_on_error": "continue-on-error",
+        "name": "name",
+        "id": "id",
+    }
+    if head in native:
+        return (native[head],)
+    if head in ("checkout", "setup", "cache", "upload_artifact", "download_artifact"):
+        return ("kind",)
+    return ()
 
 
 def forced_keys(fields: set[str]) -> set[str]:
