@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from codomyrmex.ci_cd_automation import PipelineImportError, import_pipeline
+from codomyrmex.ci_cd_automation import (
+    PipelineImportError,
+    PipelineValidationError,
+    create_pipeline,
+    import_pipeline,
+    render,
+)
 from codomyrmex.ci_cd_automation.model.loader import load_pipeline
 from codomyrmex.ci_cd_automation.translators.importing import detect_provider, dump_neutral
 
@@ -116,3 +122,24 @@ def test_local_includes_resolve_from_the_repository_root(tmp_path: Path) -> None
     imported = import_pipeline(tmp_path / ".gitlab-ci.yml")
     names = {j.name for s in imported.pipeline.stages for j in s.jobs}
     assert names == {"build", "lint"}
+
+
+def test_github_only_events_add_no_trigger_and_gitlab_never_starts() -> None:
+    text = WORKFLOW.replace("  push:\n    branches: [main]\n", "  workflow_call: {}\n")
+    imported = import_pipeline(text, "github")
+    assert not imported.pipeline.config.triggers.any()
+    assert any(n.rule == "trigger-none" for n in imported.notes)
+    rendering = render(imported.pipeline, "all")
+    github = rendering.files[".github/workflows/ci.yml"]
+    assert "on:\n  workflow_call: {}\npermissions:" in github
+    assert "    - when: never\n" in rendering.files[".gitlab-ci.yml"]
+    assert [loss.rule for loss in rendering.losses if loss.path == ("config", "triggers")] == [
+        "triggers-native"
+    ]
+
+
+def test_a_pipeline_without_any_trigger_is_still_refused() -> None:
+    with pytest.raises(PipelineValidationError, match="no trigger"):
+        create_pipeline(
+            "x", [{"name": "s", "jobs": [{"name": "a", "steps": [{"run": "true"}]}]}], triggers={}
+        )

@@ -664,7 +664,12 @@ def check_job_parts(pipeline: Pipeline) -> Iterator[Diagnostic]:
 
 def check_config(pipeline: Pipeline) -> Iterator[Diagnostic]:
     """no-triggers, permission-level."""
-    if not pipeline.config.triggers.any():
+    config = pipeline.config
+    # Triggers written in a provider's own terms (an imported `on: workflow_call`, GitLab
+    # workflow:rules that fold into no neutral trigger) count: the generators report that
+    # the other provider gets none.
+    native = "on" in config.github or "rules" in (config.gitlab.get("workflow") or {})
+    if not config.triggers.any() and not native:
         yield Diagnostic(
             "the pipeline has no trigger",
             "no-triggers",

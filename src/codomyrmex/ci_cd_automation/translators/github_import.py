@@ -531,13 +531,14 @@ class _Importer:
         if extra:
             github["on"] = extra
         if not triggers:
-            # The neutral model needs a trigger; manual is the one that adds no run the
-            # workflow did not have on GitHub except by hand.
-            triggers["manual"] = {}
+            # Every event is GitHub-only (workflow_call, release...): the neutral triggers
+            # stay empty (the model accepts that when config.github has `on:`), so the
+            # workflow gains no event and GitLab gets `when: never` with a loss.
             self.note(
                 "on",
-                "no event has a neutral trigger; a manual trigger was added",
-                "trigger-manual-added",
+                "no event has a neutral trigger; the events are kept for GitHub only and "
+                "GitLab never starts the pipeline",
+                "trigger-none",
             )
         return triggers
 
