@@ -37,9 +37,18 @@ Invariants:
   pipeline raises ``GitLabImportError`` (a ``ValueError``) with a one-line message naming the
   file and the reason. No other exception escapes for any input text.
 
-Not built yet (issue 3): source positions in notes (notes carry model paths only),
-``workflow:rules`` to neutral triggers (kept in the escape hatch), ``rules`` with more than
-one entry, ``except``, ``cache:key:files``.
+* Conditions fold only when exact (see "rules:if expressions and exact folding" below):
+  ``workflow:rules`` become ``config.triggers``, a job's ``rules`` (or its legacy
+  ``only``/``except``, read as the equivalent rules) one neutral ``when``; otherwise they
+  stay verbatim in the escape hatch, so same-provider output is unchanged.
+* Notes carry native paths: the first element is the top-level key as written (a job name,
+  ``variables``, ``workflow``, ``include``...), so positions can be looked up in the file.
+* Duplicate keys: the last one wins, as in GitLab's YAML parser (a note says where).
+
+Not built yet (issue 3): source positions in notes; ``artifacts:reports:dotenv`` to job
+``outputs`` (kept in the escape hatch: the scripts and the jobs reading the variables would
+need rewriting); a ``when`` on pipelines the neutral triggers do not start (schedules,
+web-only) is not checked; ``needs:artifacts: false`` and ``optional`` are dropped with a note.
 """
 
 from __future__ import annotations
@@ -47,12 +56,14 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..model.loader import plain_scalar
 from ..model.pipeline import (
@@ -61,7 +72,7 @@ from ..model.pipeline import (
     JOB_NAME_PATTERN,
     RESERVED_VARIABLE_PREFIXES,
 )
-from .gitlab import PRELUDE, RETRY_WHEN
+from .gitlab import PRELUDE, RETRY_WHEN, glob_regex
 from .merge import deep_merge
 
 Note = tuple[tuple[Any, ...], str, str]
@@ -89,10 +100,6 @@ EVENTS = {
     "api": "manual",
 }
 RETRY_REASONS = {w: k for k, ws in RETRY_WHEN.items() for w in ws}
-_ATOM_BRANCH = re.compile(r'^\$CI_COMMIT_BRANCH\s*==\s*["\']([^"\']+)["\']$')
-_ATOM_REF = re.compile(r'^\$CI_COMMIT_REF_NAME\s*==\s*["\']([^"\']+)["\']$')
-_ATOM_SOURCE = re.compile(r'^\$CI_PIPELINE_SOURCE\s*==\s*["\']([^"\']+)["\']$')
-_ATOM_TAG = re.compile(r"^\$CI_COMMIT_TAG$")
 _DURATION_WORDS = {
     "s": 1, "sec": 1, "second": 1, "seconds": 1,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -129,11 +136,14 @@ class ImportResult:
 # --- reading YAML ---------------------------------------------------------------------
 
 
-def _parse(text: str, file: str) -> Any:
+def _parse(text: str, file: str, notes: list[Note] | None = None) -> Any:
     yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    yaml.allow_duplicate_keys = True
     try:
-        docs = list(yaml.load_all(text))
+        nodes = list(yaml.compose_all(text))
+        for node in nodes:
+            _last_key_wins(node, file, notes if notes is not None else [], set())
+        docs = [yaml.constructor.construct_document(node) for node in nodes]
     except YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
         mark = getattr(exc, "problem_mark", None)
@@ -150,6 +160,65 @@ def _parse(text: str, file: str) -> Any:
     if len(docs) > 1:
         raise GitLabImportError(file, f"expected one YAML document, found {len(docs)}")
     return _plain(docs[0], file, 0) if docs else None
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _last_key_wins(node: Any, file: str, notes: list[Note], seen: set[int]) -> None:
+    """Read duplicate keys as GitLab's YAML parser (Ruby Psych) does: the last one wins.
+
+    ruamel keeps the first and refuses a second ``<<`` merge key outright. Several ``<<``
+    keys become one ``<<: [later, ..., earlier]`` list, so later merges win as in Psych.
+    """
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, MappingNode):
+        merges = [(k, v) for k, v in node.value if k.tag == _MERGE_TAG]
+        if len(merges) > 1:
+            values: list[Any] = []
+            for _, value in reversed(merges):
+                values.extend(value.value if isinstance(value, SequenceNode) else [value])
+            key, first = merges[0]
+            merged = SequenceNode(
+                "tag:yaml.org,2002:seq",
+                values,
+                start_mark=first.start_mark,
+                end_mark=first.end_mark,
+                flow_style=True,
+            )
+            others = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
+            node.value = [(key, merged), *others]
+            notes.append(
+                ((), f"line {key.start_mark.line + 1}: several << merge keys", "duplicate-key")
+            )
+        plain = [
+            (i, k.value)
+            for i, (k, _) in enumerate(node.value)
+            if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG
+        ]
+        last = {key: i for i, key in plain}
+        if len(last) < len(plain):
+            kept = []
+            for i, (k, v) in enumerate(node.value):
+                if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG and last[k.value] != i:
+                    notes.append(
+                        (
+                            (str(k.value),),
+                            f'line {k.start_mark.line + 1}: duplicate key "{k.value}"; '
+                            "the last one wins, as in GitLab",
+                            "duplicate-key",
+                        )
+                    )
+                    continue
+                kept.append((k, v))
+            node.value = kept
+        for _, value in node.value:
+            _last_key_wins(value, file, notes, seen)
+    elif isinstance(node, SequenceNode):
+        for value in node.value:
+            _last_key_wins(value, file, notes, seen)
 
 
 def _plain(node: Any, file: str, depth: int) -> Any:
@@ -173,13 +242,23 @@ def _plain(node: Any, file: str, depth: int) -> Any:
 
 
 class _Importer:
-    def __init__(self, name: str, base_dir: Path | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_dir: Path | None,
+        include_resolver: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.file = name
         self.base_dir = base_dir
+        self.include_resolver = include_resolver
         self.notes: list[Note] = []
         self.hatch: dict[str, Any] = {}
         self.missing_parents: dict[str, list[str]] = {}
         self._job_hatch: dict[str, Any] = {}
+        self.space: dict[str, Any] | None = None  # folded triggers
+        self.config_variables: set[str] = set()
+        self.doc_jobs: set[str] = set()
+        self.workflow_rules: list[_Rule] | None = None  # workflow kept, but readable
 
     def note(self, path: tuple[Any, ...], message: str, rule: str) -> None:
         self.notes.append((path, message, rule))
@@ -197,21 +276,33 @@ class _Importer:
             raise self.fail(f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels")
         entries = spec if isinstance(spec, list) else [spec]
         merged: dict[str, Any] = {}
-        for entry in entries:
+        for index, entry in enumerate(entries):
+            where = ("include", index) if isinstance(spec, list) else ("include",)
             local = None
             if isinstance(entry, str) and "://" not in entry:
                 local = entry
             elif isinstance(entry, dict) and set(entry) <= {"local", "rules", "inputs"}:
                 local = entry.get("local")
                 if "rules" in entry or "inputs" in entry:
-                    self.note(("include",), "include rules and inputs are ignored", "include")
+                    self.note(where, "include rules and inputs are ignored", "include")
+            if isinstance(local, str) and self.include_resolver is not None:
+                sub_text = None if _is_glob(local) else self.include_resolver(local.lstrip("/"))
+                if sub_text is not None:
+                    key = local.lstrip("/")
+                    if key in seen:
+                        raise self.fail(f'include cycle through "{local}"')
+                    merged = deep_merge(merged, self._included(sub_text, key, local, depth, seen))
+                    continue
+                self.note(where, f'include "{local}" kept as is: not found', "include-unresolved")
+                self.hatch.setdefault("include", []).append(entry)
+                continue
             if not isinstance(local, str) or self.base_dir is None:
                 why = (
                     "no base folder was given to resolve it"
                     if isinstance(local, str)
                     else "remote, project, template and component includes cannot be read offline"
                 )
-                self.note(("include",), f"include kept as is: {why}", "include-unresolved")
+                self.note(where, f"include kept as is: {why}", "include-unresolved")
                 self.hatch.setdefault("include", []).append(entry)
                 continue
             for path in self._local_paths(local):
@@ -222,19 +313,24 @@ class _Importer:
                     text = path.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
                     raise self.fail(f'cannot read include "{local}": {exc}') from None
-                sub = _parse(text, key)
-                if sub is None:
-                    continue
-                if not isinstance(sub, dict):
-                    raise self.fail(f'include "{local}" is not a mapping')
-                merged = deep_merge(merged, self.includes(sub, depth + 1, (*seen, key)))
+                merged = deep_merge(merged, self._included(text, key, local, depth, seen))
         # The including file's own keys win over what it includes (GitLab "include").
         return dict(deep_merge(merged, doc))
+
+    def _included(
+        self, text: str, key: str, local: str, depth: int, seen: tuple[str, ...]
+    ) -> dict[str, Any]:
+        sub = _parse(text, key, self.notes)
+        if sub is None:
+            return {}
+        if not isinstance(sub, dict):
+            raise self.fail(f'include "{local}" is not a mapping')
+        return self.includes(sub, depth + 1, (*seen, key))
 
     def _local_paths(self, local: str) -> list[Path]:
         assert self.base_dir is not None
         rel = local.lstrip("/")
-        if any(c in rel for c in "*?["):
+        if _is_glob(rel):
             found = sorted(p for p in self.base_dir.glob(rel) if p.is_file())
             if not found:
                 raise self.fail(f'include "{local}" matches no file')
@@ -288,6 +384,15 @@ class _Importer:
             target: Any = doc
             for part in node.path:
                 if not isinstance(target, dict) or part not in target:
+                    if "include" in self.hatch and node.path[0] not in doc:
+                        # Probably defined in an include that cannot be read offline.
+                        self.note(
+                            (node.path[0],),
+                            f"!reference [{', '.join(node.path)}] names nothing that was read "
+                            "(in an unread include?); left out",
+                            "reference-unresolved",
+                        )
+                        return []
                     raise self.fail(f"!reference [{', '.join(node.path)}] names nothing")
                 target = target[part]
             return self.references(copy.deepcopy(target), doc, depth + 1)
@@ -309,7 +414,7 @@ class _Importer:
     # the whole file ------------------------------------------------------------------
 
     def run(self, text: str) -> dict[str, Any]:
-        doc = _parse(text, self.file)
+        doc = _parse(text, self.file, self.notes)
         if doc is None:
             raise self.fail("the file is empty")
         if not isinstance(doc, dict):
@@ -334,18 +439,33 @@ class _Importer:
         for key in set(default) - DEFAULT_KEYS:
             self.note(("default", key), f'unknown default keyword "{key}" ignored', "unknown")
             del default[key]
-        variables = self.variables(doc.get("variables"), ("config", "variables"))
+        variables = self.variables(doc.get("variables"), ("variables",))
         for key in ("CICD_PIPELINE", "CICD_SHA", "CICD_RUN_ID", "CICD_WORKSPACE"):
             variables.pop(key, None)  # set by our generator, not user content
         if variables:
             config["variables"] = variables
-        if "workflow" in doc:
-            self.hatch["workflow"] = doc["workflow"]
-            self.note(
-                ("config", "gitlab", "workflow"),
-                "workflow is kept verbatim: its rules are not converted to triggers yet",
-                "workflow-rules",
-            )
+        self.config_variables = set(variables)
+        workflow = doc.get("workflow")
+        if isinstance(workflow, dict) and "rules" in workflow:
+            triggers = self.workflow({"rules": workflow["rules"]})
+            rest = {k: v for k, v in workflow.items() if k != "rules"}
+            if triggers is not None:
+                config["triggers"] = triggers
+            else:
+                rest = dict(workflow)
+                self.note(
+                    ("workflow", "rules"),
+                    "workflow:rules kept verbatim: they do not fold exactly into neutral "
+                    "triggers (push, pull_request, manual)",
+                    "workflow-rules",
+                )
+            if rest:
+                self.hatch["workflow"] = rest
+                for name in rest if triggers is not None else ():
+                    self.note(("workflow", name), f"workflow:{name} kept verbatim", "workflow")
+        elif workflow is not None:
+            self.hatch["workflow"] = workflow
+            self.note(("workflow",), "workflow kept verbatim", "workflow")
         if "spec" in doc:
             self.hatch["spec"] = doc["spec"]
             self.note(("config", "gitlab", "spec"), "spec:inputs kept verbatim", "spec")
@@ -368,18 +488,20 @@ class _Importer:
             if not isinstance(value, dict):
                 raise self.fail(f'job "{key}" must be a mapping')
             if "trigger" in value or not ("script" in value or "run" in value):
+                for name in [k for k, v in value.items() if v is None]:
+                    # `key:` with nothing unsets the key; the schema refuses a null there.
+                    value = {k: v for k, v in value.items() if k != name}
+                    self.note((key, name), f"{name}: null left out (it unsets the key)", "null")
                 self.hatch[key] = value
                 why = "a trigger job" if "trigger" in value else "a job without script"
                 self.note(
-                    ("config", "gitlab", key),
-                    f"{why} has no neutral form; kept verbatim in config.gitlab",
-                    "trigger",
+                    (key,), f"{why} has no neutral form; kept verbatim in config.gitlab", "trigger"
                 )
                 continue
             stage = str(value.get("stage", "test"))
             if stage not in jobs and "include" in self.hatch:
                 self.note(
-                    ("jobs", key, "stage"),
+                    (key, "stage"),
                     f'stage "{stage}" is not listed (perhaps in an unread include); added last',
                     "stage-unknown",
                 )
@@ -389,18 +511,17 @@ class _Importer:
                 raise self.fail(f'job "{key}" uses stage "{stage}", which stages: does not list')
             jobs[stage].append((key, value))
         names = self.rename_jobs([k for s in jobs.values() for k, _ in s])
+        self.doc_jobs = {k for k in doc if k not in GLOBAL_KEYS and not k.startswith(".")}
         stage_ids = self.rename_stages([s for s in stage_names if jobs[s]])
         stages: list[dict[str, Any]] = []
         earlier: list[str] = []
         earlier_stages: list[str] = []
         for stage in (s for s in stage_names if jobs[s]):
             sid = stage_ids[stage]
-            si = len(stages)
             out_jobs = []
             any_needs = any("needs" in j for _, j in jobs[stage])
-            for ji, (key, job) in enumerate(jobs[stage]):
-                path = ("stages", si, "jobs", ji)
-                out = self.job(key, job, default, names, path)
+            for key, job in jobs[stage]:
+                out = self.job(key, job, default, names, (key,))
                 if "needs" not in job and any_needs and earlier:
                     out["needs"] = list(earlier)
                 status = (out.get("when") or {}).get("status")
@@ -410,7 +531,7 @@ class _Importer:
                     del out["when"]["status"]
                     if not out["when"]:
                         del out["when"]
-                    self.note((*path, "when"), "on_failure in the first stage", "when")
+                    self.note((key, "when"), "on_failure in the first stage", "when")
                 out_jobs.append(out)
             entry: dict[str, Any] = {"name": sid, "jobs": out_jobs}
             if not any_needs and earlier_stages:
@@ -423,6 +544,27 @@ class _Importer:
                 "the file defines no job with a script (only hidden jobs, trigger jobs or "
                 "jobs completed by includes)"
             )
+        axes = {
+            axis
+            for stage in stages
+            for job in stage["jobs"]
+            for entry in [job.get("matrix") or {}]
+            for axis in [
+                *(k for k in entry if k not in ("include", "exclude")),
+                *(k for combo in entry.get("include", []) for k in combo),
+            ]
+        }
+        for name in sorted(axes & set(config.get("variables", {}))):
+            # GitLab: a matrix variable overrides a global one in that job; the model
+            # refuses the clash (variable-collision), so the global one stays native.
+            self.hatch.setdefault("variables", {})[name] = config["variables"].pop(name)
+            self.note(
+                ("variables", name),
+                f'variable "{name}" is also a matrix axis; kept in the escape hatch',
+                "variable-collision",
+            )
+        if "variables" in config and not config["variables"]:
+            del config["variables"]
         if self.hatch:
             config["gitlab"] = self.hatch
         data: dict[str, Any] = {"name": self.pipeline_name(), "stages": stages}
@@ -453,7 +595,7 @@ class _Importer:
             taken.add(name.casefold())
             out[key] = name
             if name != key:
-                self.note(("jobs", key), f'job "{key}" renamed to "{name}"', "job-rename")
+                self.note((key,), f'job "{key}" renamed to "{name}"', "job-rename")
         return out
 
     def rename_stages(self, keys: list[str]) -> dict[str, str]:
@@ -503,7 +645,7 @@ class _Importer:
             kept[name] = value
             self.note((*path, name), f'variable "{name}" kept in the escape hatch', "variable")
         if kept:
-            if path[0] == "config":
+            if len(path) == 1:
                 self.hatch.setdefault("variables", {}).update(kept)
             else:
                 self._job_hatch.setdefault("variables", {}).update(kept)
@@ -530,6 +672,11 @@ class _Importer:
                 "extends-unresolved",
             )
         job = dict(raw)
+        for name in [k for k, v in job.items() if v is None and k != "script"]:
+            # `key:` with nothing unsets what a parent or default gave (GitLab reads it as
+            # nil); the schema refuses a null there, so the key is left out.
+            del job[name]
+            self.note((*path, name), f"{name}: null left out (it unsets the key)", "null")
         inherit = job.pop("inherit", None) or {}
         inherit_default: Any = inherit.get("default", True) if isinstance(inherit, dict) else True
         for dkey, dvalue in default.items():
@@ -553,7 +700,7 @@ class _Importer:
         if after:
             hatch["after_script"] = list(_flatten(after))
             self.note((*path, "after_script"), "after_script has no neutral form", "after-script")
-        env = self.variables(job.pop("variables", None), (*path, "env"))
+        env = self.variables(job.pop("variables", None), (*path, "variables"))
         env.pop("CICD_JOB", None)
         env.pop("CICD_ENVIRONMENT", None)
         if env:
@@ -572,6 +719,22 @@ class _Importer:
             "cache": self.cache,
         }
         when_parts: dict[str, Any] = {}
+        if "only" in job or "except" in job:
+            only, except_ = job.pop("only", None), job.pop("except", None)
+            rules = self.legacy(only, except_)
+            folded = self.fold_rules(rules) if rules is not None else None
+            if folded is None:
+                for name, value in (("only", only), ("except", except_)):
+                    if value is not None:
+                        hatch[name] = value
+                        self.note(
+                            (*path, name),
+                            f"{name} kept verbatim: it does not fold exactly into one neutral "
+                            "condition",
+                            "only-except",
+                        )
+            else:
+                when_parts.update(folded)
         for name, value in job.items():
             if name in handlers:
                 got = handlers[name](value, (*path, name))
@@ -584,21 +747,61 @@ class _Importer:
                 else:
                     hatch["when"] = value
                     self.note((*path, "when"), f'when "{value}" has no neutral form', "when")
-            elif name in ("rules", "only"):
-                cond = self.condition(name, value)
-                if cond is None:
+            elif name == "rules":
+                folded = self.fold_rules(value)
+                if folded is None:
                     hatch[name] = value
-                    self.note((*path, name), f"{name} kept verbatim: not a simple condition", name)
+                    self.note(
+                        (*path, name),
+                        "rules kept verbatim: they do not fold exactly into one neutral condition",
+                        "rules",
+                    )
                 else:
-                    when_parts.update(cond)
+                    when_parts.update(folded)
+            elif name == "coverage" and isinstance(value, str) and "\\%" in value:
+                # `\%` is a pointless escape that GitLab's Ruby regex accepts but the
+                # schema's ECMAScript (unicode) check refuses; `%` matches the same text.
+                hatch[name] = value.replace("\\%", "%")
+                self.note((*path, name), "coverage regex: `\\%` written as `%`", "coverage")
             else:
                 hatch[name] = value
                 self.note((*path, name), f'"{name}" has no neutral form; kept verbatim', "hatch")
+        if not ({"rules", "only", "except"} & set(raw)) and self.merge_requests():
+            # A job without rules or only/except defaults to `only: [branches, tags]`
+            # (only/except docs), so it stays out of merge request pipelines, which this
+            # workflow admits; an unconditioned neutral job would run in them. The default
+            # is spelled as the rule GitLab applies, with the job's own `when`.
+            status = when_parts.pop("status", None) or hatch.pop("when", None)
+            rule: dict[str, Any] = {"if": "$CI_COMMIT_BRANCH || $CI_COMMIT_TAG"}
+            if status not in (None, "on_success"):
+                rule["when"] = status
+            hatch["rules"] = [rule]
+            self.note(
+                (*path,),
+                "no rules: GitLab leaves the job out of merge request pipelines "
+                "(default only: [branches, tags]); kept as that rule",
+                "default-only",
+            )
         if when_parts:
             out["when"] = when_parts
         if hatch:
             out["gitlab"] = hatch
         return out
+
+    def merge_requests(self) -> bool:
+        """True when the pipeline may run for merge requests."""
+        if self.space is not None:
+            return "pull_request" in self.space
+        if "workflow" not in self.hatch:
+            return False
+        if self.workflow_rules is None:
+            return True
+        trees = [r.test for r in self.workflow_rules if r.test is not None]
+        try:
+            envs = _scenarios(trees, 0, [], ("merge_request_event",))
+        except _Unsupported:
+            return True
+        return any(_outcome(self.workflow_rules, env) is not None for env in envs)
 
     def _keep(self, key: str, value: Any, path: tuple[Any, ...], why: str) -> None:
         self._job_hatch[key] = value
@@ -654,6 +857,16 @@ class _Importer:
                 if item.get("artifacts") is False or item.get("optional"):
                     self.note(path, f'needs "{job}": artifacts/optional flags not kept', "needs")
             if job is None or job not in names:
+                optional = isinstance(item, dict) and item.get("optional") is True
+                # "build: [linux, 3.12]" names one instance of a parallel:matrix job.
+                base = re.sub(r": \[[^\]]*\]$", "", job) if job is not None else None
+                if base is not None and base not in self.doc_jobs and "include" not in self.hatch:
+                    if optional:
+                        # GitLab ignores an optional need on a job that does not exist.
+                        self.note(path, f'optional needs "{job}": no such job', "needs")
+                        continue
+                    # GitLab refuses the pipeline ("needs ... is not defined").
+                    raise self.fail(f'job "{path[0]}" needs unknown job "{job}"')
                 kept.append(item)
                 continue
             if names[job] not in out:
@@ -754,6 +967,31 @@ class _Importer:
                 out["when"] = when
         else:
             rest = dict(value)
+        if rest.get("paths") == []:
+            # An empty list is no paths; the schema wants at least one.
+            rest = {k: v for k, v in rest.items() if k != "paths"}
+            self.note((*path, "paths"), "empty artifacts:paths left out", "artifacts")
+        reports = rest.get("reports")
+        annotations = reports.get("annotations") if isinstance(reports, dict) else None
+        if isinstance(reports, dict) and isinstance(annotations, list) and len(annotations) == 1:
+            # The schema takes one annotations path as a string.
+            reports = {**reports, "annotations": annotations[0]}
+            rest = {**rest, "reports": reports}
+        if isinstance(reports, dict) and {"cobertura", "performance"} & set(reports):
+            # Removed report names (GitLab 15.0 and 16.0) that the schema refuses; these
+            # are their documented replacements.
+            reports = dict(reports)
+            for name in ("cobertura", "performance"):
+                if isinstance(reports.get(name), list) and len(reports[name]) == 1:
+                    reports[name] = reports[name][0]  # one path: the new keys take a string
+            if isinstance(reports.get("cobertura"), str | list):
+                cobertura = reports.pop("cobertura")
+                reports["coverage_report"] = {"coverage_format": "cobertura", "path": cobertura}
+                self.note((*path, "reports"), "cobertura report as coverage_report", "reports")
+            if "performance" in reports:
+                reports["browser_performance"] = reports.pop("performance")
+                self.note((*path, "reports"), "performance report renamed", "reports")
+            rest = {**rest, "reports": reports}
         if rest:
             if "dotenv" in (rest.get("reports") or {}):
                 self.note(path, "dotenv reports are not turned into outputs yet", "dotenv")
@@ -761,8 +999,14 @@ class _Importer:
         return {"artifacts": out} if out else None
 
     def cache(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any] | None:
+        if isinstance(value, list):
+            # A list alias inside the list (`cache: [*caches]`) nests it; GitLab flattens
+            # nested arrays in configuration, the schema does not take them.
+            value = _flatten(value)
+            if len(value) == 1:
+                value = value[0]
         if isinstance(value, dict) and set(value) <= {"key", "paths", "policy"}:
-            key = value.get("key", "default")
+            key = _files_key(value.get("key", "default"))
             paths = [str(p) for p in _flatten(value.get("paths") or []) if p]
             policy = value.get("policy", "pull-push")
             known = policy in ("pull-push", "pull", "push")
@@ -776,57 +1020,685 @@ class _Importer:
 
     # conditions ------------------------------------------------------------------------
 
-    def condition(self, kind: str, value: Any) -> dict[str, Any] | None:
-        if kind == "only":
-            refs = (
-                value.get("refs") if isinstance(value, dict) and set(value) == {"refs"} else value
+    def workflow(self, value: Any) -> dict[str, Any] | None:
+        """``workflow:rules`` as neutral triggers when they fold exactly, else None."""
+        if not isinstance(value, dict) or set(value) != {"rules"}:
+            return None
+        try:
+            rules = _read_rules(value["rules"], [])
+            if any(r.changes is not None for r in rules):
+                raise _Unsupported("changes")
+            conjunctions = [
+                conj
+                for r in rules
+                if r.when != "never"
+                for conj in (_dnf(r.test) if r.test else [[]])
+            ]
+            if any(r.when not in ("always", "on_success", "never") for r in rules):
+                raise _Unsupported("when")
+            triggers = _workflow_triggers(conjunctions)
+            if not triggers:
+                raise _Unsupported("no pipeline")
+            globs = [
+                g for t in triggers.values() for k in ("branches", "tags") for g in (t.get(k) or [])
+            ]
+            trees = [r.test for r in rules if r.test is not None]
+            exotic = False
+            for env in _scenarios(trees, 0, globs):
+                want = _outcome(rules, env) is not None
+                if env[_SOURCE] == "trigger":
+                    exotic = exotic or want
+                    continue
+                if want != _triggers_hold(triggers, env):
+                    raise _Unsupported("not exact")
+        except _Unsupported:
+            self.workflow_rules = _try_rules(value.get("rules"))
+            return None
+        if exotic:
+            self.note(
+                ("workflow", "rules"),
+                "pipelines started by triggers, other pipelines or chat have no neutral "
+                "trigger; they do not run",
+                "workflow-sources",
             )
-            refs = refs if isinstance(refs, list) else [refs]
-            if not refs or not all(isinstance(r, str) for r in refs):
+        self.space = triggers
+        return triggers
+
+    def runs(self, env: dict[str, Any]) -> bool:
+        """True when the pipeline exists for these CI facts (a job's rules matter then)."""
+        if self.space is not None:
+            return _triggers_hold(self.space, env)
+        if self.workflow_rules is not None:
+            return _outcome(self.workflow_rules, env) is not None
+        return bool(env[_SOURCE] == "push")  # the default neutral trigger
+
+    def fold_rules(self, raw: Any) -> dict[str, Any] | None:
+        """A job's ``rules`` as one neutral ``when`` when exact; None otherwise."""
+        try:
+            lists: list[list[str]] = []
+            rules = _read_rules(raw, lists)
+            positives = [r for r in rules if r.when != "never"]
+            statuses = {r.when for r in positives}
+            if len(statuses) != 1 or not statuses <= {"on_success", "always", "on_failure"}:
+                raise _Unsupported("when")
+            status = statuses.pop()
+            changes = {r.changes for r in positives}
+            if len(changes) != 1:
+                raise _Unsupported("changes")
+            paths = changes.pop()
+            parts = [
+                _when_parts(conj)
+                for rule in positives
+                for conj in (_dnf(rule.test) if rule.test is not None else [[]])
+            ]
+            # A test with no neutral form may still be constant on the pipelines that run
+            # (`$CI_PIPELINE_SOURCE != "schedule"` when only pushes start one): then no
+            # filter, or a ref filter, is the candidate the scenarios confirm or refute.
+            when = _merge_parts(parts) if None not in parts else {}
+            if when is None:
+                raise _Unsupported("alternatives")
+            # The model takes variable conditions on config variables only (when-variables).
+            if set(when.get("variables", {})) - self.config_variables:
+                raise _Unsupported("variables")
+            globs = [g for k in ("branches", "tags") for g in when.get(k, [])]
+            trees = [r.test for r in rules if r.test is not None]
+            trees += [r.test for r in self.workflow_rules or [] if r.test is not None]
+            envs = [e for e in _scenarios([*trees], len(lists), [*globs, "**"]) if self.runs(e)]
+            wanted = [_outcome(rules, env) for env in envs]
+            for candidate in _variants(when):
+                got = [
+                    status
+                    if _neutral_filters_hold(candidate, env)
+                    and (paths is None or bool(env[f"changes#{paths}"]))
+                    else None
+                    for env in envs
+                ]
+                if got == wanted:
+                    when = candidate
+                    break
+            else:
+                raise _Unsupported("not exact")
+        except _Unsupported:
+            return None
+        if paths is not None:
+            when["paths"] = lists[paths]
+        if status != "on_success":
+            when["status"] = status
+        return when
+
+    def legacy(self, only: Any, except_: Any) -> list[dict[str, Any]] | None:
+        """``only``/``except`` as the equivalent ``rules`` list, or None when unreadable."""
+        out: list[dict[str, Any]] = []
+        for value, when in ((except_, "never"), (only, "on_success")):
+            if value is None:
+                if when == "on_success":
+                    # The default: `only: [branches, tags]` (only/except docs).
+                    out.append({"if": "$CI_COMMIT_BRANCH || $CI_COMMIT_TAG"})
+                continue
+            spec = value if isinstance(value, dict) else {"refs": value}
+            if set(spec) - {"refs", "variables", "changes"}:
                 return None
-            if refs == ["tags"]:
-                return {"tags": ["*"]}
-            if refs == ["merge_requests"]:
-                return {"events": ["pull_request"]}
-            if all(re.match(r"^[\w./-]+$", r) and r not in _ONLY_KEYWORDS for r in refs):
-                return {"branches": refs}
-            return None
-        if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
-            return None
-        rule = value[0]
-        if set(rule) - {"if", "changes", "when"}:
-            return None
-        out: dict[str, Any] = {}
-        when = rule.get("when", "on_success")
-        if when not in ("on_success", "on_failure", "always"):
-            return None
-        if when != "on_success":
-            out["status"] = when
-        changes = rule.get("changes")
-        if changes is not None:
-            if not isinstance(changes, list) or not all(isinstance(c, str) for c in changes):
-                return None
-            out["paths"] = changes
-        test = rule.get("if")
-        if test is not None:
-            if not isinstance(test, str) or "||" in test or "(" in test:
-                return None
-            for atom in (a.strip() for a in test.split("&&")):
-                if m := _ATOM_BRANCH.match(atom) or _ATOM_REF.match(atom):
-                    out.setdefault("branches", []).append(m.group(1))
-                elif _ATOM_TAG.match(atom):
-                    out["tags"] = ["*"]
-                elif (m := _ATOM_SOURCE.match(atom)) and m.group(1) in EVENTS:
-                    out.setdefault("events", []).append(EVENTS[m.group(1)])
-                else:
+            tests = []
+            if "refs" in spec:
+                test = _refs_test(spec["refs"])
+                if test is None:
                     return None
-        return out or None
+                tests.append(test)
+            if "variables" in spec:
+                exprs = spec["variables"]
+                exprs = exprs if isinstance(exprs, list) else [exprs]
+                if not exprs or not all(isinstance(e, str) for e in exprs):
+                    return None
+                tests.append(" || ".join(f"({e})" for e in exprs))
+            rule: dict[str, Any] = {}
+            if tests:
+                rule["if"] = " && ".join(f"({t})" for t in tests)
+            if "changes" in spec:
+                rule["changes"] = spec["changes"]
+            if when == "never":
+                rule["when"] = "never"
+            out.append(rule)
+        return out
 
 
-_ONLY_KEYWORDS = frozenset(
-    {"api", "branches", "chat", "external", "external_pull_requests", "merge_requests"}
-    | {"pipelines", "pushes", "schedules", "tags", "triggers", "web"}
+# --- rules:if expressions and exact folding ------------------------------------------
+#
+# GitLab evaluates `rules` top to bottom: the first rule whose `if`/`changes` hold decides
+# (`when: never` leaves the job out); no match leaves it out too (rules docs). Neutral
+# conditions are one `when` per job and one `triggers` set per pipeline. A fold is accepted
+# only when it is *exact*: the original rules and the neutral form, read the way the GitLab
+# generator writes it back (translators.gitlab `_filter_tests`, `_workflow_rules`), give
+# the same outcome in every scenario of a finite set that covers every literal the rules
+# compare against plus an unnamed value. Equality tests only distinguish the values they
+# name, so such a set decides them; anything else (regular expressions that are not
+# globs, `exists`, rule `variables`) is not folded.
+
+_SOURCE = "CI_PIPELINE_SOURCE"
+_BRANCH = "CI_COMMIT_BRANCH"
+_TAG = "CI_COMMIT_TAG"
+_REF = "CI_COMMIT_REF_NAME"
+_MR_SOURCE = "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"
+_MR_TARGET = "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+_MR_IID = "CI_MERGE_REQUEST_IID"
+_REF_VARS = frozenset({_BRANCH, _TAG, _REF, _MR_SOURCE, _MR_TARGET})
+_EVENT_VARS = _REF_VARS | {_SOURCE, _MR_IID}
+_SOURCES = ("push", "merge_request_event", "schedule", "web", "api", "trigger")
+_MAX_SCENARIOS = 20000
+_TOKEN = re.compile(
+    r"\s*(?:(?P<op>&&|\|\||==|!=|=~|!~|\(|\))|\$\{?(?P<var>[A-Za-z_][A-Za-z0-9_]*)\}?"
+    r"|\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<re>/(?:\\.|[^/\\])*/[a-z]*)|(?P<null>null)\b)"
 )
+
+
+@dataclass(frozen=True)
+class _Atom:
+    """``$VAR`` (``op`` empty), or ``$VAR op value``; ``value`` is a str, a ``_Var``,
+    a ``_Regex`` or ``None`` (``null``)."""
+
+    var: str
+    op: str = ""
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class _Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Regex:
+    source: str  # /body/flags as written
+    glob: str | None  # the neutral glob it equals, when it is one (see _regex_glob)
+
+
+class _Unsupported(Exception):
+    """An expression or rule outside what the exact folding reads."""
+
+
+def _parse_if(text: str) -> Any:
+    """A ``rules:if`` expression as nested ``("or"|"and", [...])`` tuples over atoms."""
+    tokens: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise _Unsupported(text)
+        pos = m.end()
+        if m.group("op"):
+            tokens.append(("op", m.group("op")))
+        elif m.group("var"):
+            tokens.append(("val", _Var(m.group("var"))))
+        elif m.group("dq") is not None or m.group("sq") is not None:
+            tokens.append(("val", m.group("dq") if m.group("dq") is not None else m.group("sq")))
+        elif m.group("re"):
+            tokens.append(("val", _Regex(m.group("re"), _regex_glob(m.group("re")))))
+        else:
+            tokens.append(("val", None))
+        if pos < len(text) and text[pos:].strip() == "":
+            break
+    at = 0
+
+    def peek() -> tuple[str, Any] | None:
+        return tokens[at] if at < len(tokens) else None
+
+    def take() -> tuple[str, Any]:
+        nonlocal at
+        if at >= len(tokens):
+            raise _Unsupported(text)
+        at += 1
+        return tokens[at - 1]
+
+    def expr(kind: str) -> Any:
+        sub = "and" if kind == "or" else "primary"
+        parts = [expr(sub) if sub == "and" else primary()]
+        sep = "||" if kind == "or" else "&&"
+        while peek() == ("op", sep):
+            take()
+            parts.append(expr(sub) if sub == "and" else primary())
+        return parts[0] if len(parts) == 1 else (kind, parts)
+
+    def primary() -> Any:
+        kind, value = take()
+        if (kind, value) == ("op", "("):
+            inner = expr("or")
+            if take() != ("op", ")"):
+                raise _Unsupported(text)
+            return inner
+        if kind != "val" or not isinstance(value, _Var):
+            raise _Unsupported(text)
+        nxt = peek()
+        if nxt and nxt[0] == "op" and nxt[1] in ("==", "!=", "=~", "!~"):
+            take()
+            vkind, other = take()
+            if vkind != "val":
+                raise _Unsupported(text)
+            if nxt[1] in ("=~", "!~") and not isinstance(other, _Regex):
+                raise _Unsupported(text)
+            return _Atom(value.name, nxt[1], other)
+        return _Atom(value.name)
+
+    tree = expr("or")
+    if at != len(tokens):
+        raise _Unsupported(text)
+    return tree
+
+
+def _regex_glob(source: str) -> str | None:
+    """The glob that ``translators.gitlab.glob_regex`` writes as this regex, if any."""
+    m = re.fullmatch(r"/\^(.*)\$/", source)
+    if not m:
+        return None
+    body = m.group(1).replace(r"\/", "/")
+    out, i = [], 0
+    while i < len(body):
+        for regex, glob in ((".*", "**"), ("[^/]*", "*"), ("[^/]", "?")):
+            if body.startswith(regex, i):
+                out.append(glob)
+                i += len(regex)
+                break
+        else:
+            if body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
+                out.append(body[i + 1])
+                i += 2
+            elif body[i].isalnum() or body[i] in "-_/@,:=%~":
+                out.append(body[i])
+                i += 1
+            else:
+                return None
+    return "".join(out)
+
+
+def _glob_match(pattern: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    return re.fullmatch(glob_regex(pattern)[2:-2].replace(r"\/", "/"), value) is not None
+
+
+def _atoms(tree: Any) -> list[_Atom]:
+    if isinstance(tree, _Atom):
+        return [tree]
+    return [a for part in tree[1] for a in _atoms(part)]
+
+
+def _eval(tree: Any, env: dict[str, Any]) -> bool:
+    if isinstance(tree, tuple):
+        results = (_eval(part, env) for part in tree[1])
+        return any(results) if tree[0] == "or" else all(results)
+    value = env.get(tree.var)
+    if tree.op == "":
+        return value not in (None, "")
+    if tree.op in ("=~", "!~"):
+        regex = tree.value
+        if regex.glob is not None:
+            hit = _glob_match(regex.glob, value)
+        else:
+            body, _, flags = regex.source[1:].rpartition("/")
+            try:
+                found = re.search(body, value or "", re.I if "i" in flags else 0)
+            except re.error:
+                raise _Unsupported(regex.source) from None
+            hit = value is not None and found is not None
+        return hit if tree.op == "=~" else not hit
+    other = env.get(tree.value.name) if isinstance(tree.value, _Var) else tree.value
+    # GitLab compares an unset variable as null and a set one by its string value.
+    same = value == other if other is not None else value is None
+    return same if tree.op == "==" else not same
+
+
+def _dnf(tree: Any) -> list[list[_Atom]]:
+    """The expression as an OR of ANDs of atoms (bounded: raises when it grows too big)."""
+    if isinstance(tree, _Atom):
+        return [[tree]]
+    parts = [_dnf(p) for p in tree[1]]
+    if tree[0] == "or":
+        return [c for p in parts for c in p]
+    out: list[list[_Atom]] = [[]]
+    for p in parts:
+        out = [a + b for a in out for b in p]
+        if len(out) > 64:
+            raise _Unsupported("too many alternatives")
+    return out
+
+
+@dataclass
+class _Rule:
+    test: Any  # parsed `if`, or None
+    changes: int | None  # index of its `changes` list, or None
+    when: str
+
+
+def _read_rules(rules: Any, changes_lists: list[list[str]]) -> list[_Rule]:
+    if not isinstance(rules, list) or not rules:
+        raise _Unsupported("rules")
+    out = []
+    for rule in rules:
+        if not isinstance(rule, dict) or set(rule) - {"if", "changes", "when"}:
+            raise _Unsupported("rule keys")
+        test = rule.get("if")
+        if test is not None and not isinstance(test, str):
+            raise _Unsupported("if")
+        changes = rule.get("changes")
+        index = None
+        if changes is not None:
+            if isinstance(changes, dict) and set(changes) == {"paths"}:
+                changes = changes["paths"]
+            if not isinstance(changes, list) or not all(isinstance(c, str) and c for c in changes):
+                raise _Unsupported("changes")
+            if changes and changes not in changes_lists:
+                changes_lists.append(changes)
+            index = changes_lists.index(changes) if changes else None
+        when = rule.get("when", "on_success")
+        if not isinstance(when, str):
+            raise _Unsupported("when")
+        out.append(_Rule(_parse_if(test) if test else None, index, when))
+    return out
+
+
+def _outcome(rules: list[_Rule], env: dict[str, Any]) -> str | None:
+    for rule in rules:
+        if rule.test is not None and not _eval(rule.test, env):
+            continue
+        if rule.changes is not None and not env.get(f"changes#{rule.changes}"):
+            continue
+        return None if rule.when == "never" else rule.when
+    return None
+
+
+def _events(refs: list[str], sources: tuple[str, ...] = _SOURCES) -> Iterator[dict[str, Any]]:
+    """The CI facts of each kind of pipeline, on each ref value."""
+    for source in sources:
+        if source == "merge_request_event":
+            for src in refs:
+                for target in refs:
+                    yield {
+                        _SOURCE: source,
+                        _MR_SOURCE: src,
+                        _MR_TARGET: target,
+                        _REF: src,
+                        _MR_IID: "1",
+                    }
+            continue
+        for ref in refs:
+            yield {_SOURCE: source, _BRANCH: ref, _REF: ref}
+            if source in ("push", "web", "api"):
+                yield {_SOURCE: source, _TAG: ref, _REF: ref}
+
+
+def _scenarios(
+    trees: list[Any], n_changes: int, globs: list[str], sources: tuple[str, ...] = _SOURCES
+) -> list[dict[str, Any]]:
+    """Every combination of event, ref and user variable values that the tests tell apart."""
+    refs: set[str] = {"zz-other", "zz/other"}
+    user: dict[str, set[Any]] = {}
+    linked: set[str] = set()
+    for atom in (a for t in trees for a in _atoms(t)):
+        literal = atom.value if isinstance(atom.value, str) else None
+        if isinstance(atom.value, _Regex):
+            if atom.value.glob is None:
+                raise _Unsupported(atom.value.source)
+            globs = [*globs, atom.value.glob]
+        if atom.var in _REF_VARS:
+            if literal is not None:
+                refs.add(literal)
+        elif atom.var not in _EVENT_VARS:
+            values = user.setdefault(atom.var, {None, "", "zz-other"})
+            if literal is not None:
+                values.add(literal)
+        if isinstance(atom.value, _Var):
+            # `$A == $B`: either may hold any ref value, the other's value, or nothing.
+            linked.update(n for n in (atom.var, atom.value.name) if n not in _EVENT_VARS)
+    for glob in globs:
+        refs.add(glob.replace("**", "x/y").replace("*", "x").replace("?", "x"))
+    for name in linked:
+        user.setdefault(name, {None, "", "zz-other"}).update(refs)
+    base = list(_events(sorted(refs), sources))
+    names = sorted(user)
+    combos = 1
+    for name in names:
+        combos *= len(user[name])
+    if len(base) * combos * (2**n_changes) > _MAX_SCENARIOS:
+        raise _Unsupported("too many scenarios")
+    out = []
+    for event in base:
+        for combo in itertools.product(*(sorted(user[n], key=str) for n in names)):
+            for flags in itertools.product((False, True), repeat=n_changes):
+                env = dict(event)
+                env.update((n, v) for n, v in zip(names, combo, strict=True) if v is not None)
+                env.update((f"changes#{i}", f) for i, f in enumerate(flags))
+                out.append(env)
+    return out
+
+
+def _neutral_filters_hold(when: dict[str, Any], env: dict[str, Any]) -> bool:
+    """A neutral ``when``'s filters, as translators.gitlab writes them as ``rules:if``."""
+    refs = [
+        *(
+            _glob_match(b, env.get(_BRANCH)) or _glob_match(b, env.get(_MR_SOURCE))
+            for b in when.get("branches") or ()
+        ),
+        *(_glob_match(t, env.get(_TAG)) for t in when.get("tags") or ()),
+    ]
+    if refs and not any(refs):
+        return False
+    events = when.get("events")
+    if events and _EVENT_OF.get(env.get(_SOURCE, "")) not in events:
+        return False
+    variables = when.get("variables") or {}
+    return all(env.get(name) == value for name, value in variables.items())
+
+
+_EVENT_OF = {**EVENTS}
+
+
+def _when_parts(conjunction: list[_Atom]) -> dict[str, Any] | None:
+    """The neutral ``when`` filters an AND of atoms reads as, or None."""
+    out: dict[str, Any] = {}
+
+    def add(key: str, value: str) -> None:
+        out.setdefault(key, [])
+        if value not in out[key]:
+            out[key].append(value)
+
+    for atom in conjunction:
+        literal = atom.value if isinstance(atom.value, str) else None
+        glob = atom.value.glob if isinstance(atom.value, _Regex) else None
+        pattern = literal if atom.op == "==" else glob if atom.op == "=~" else None
+        if atom.var in (_BRANCH, _REF, _MR_SOURCE) and pattern:
+            add("branches", pattern)
+        elif atom.var == _BRANCH and (atom.op == "" or (atom.op == "!=" and atom.value is None)):
+            add("branches", "**")
+        elif atom.var == _TAG and (atom.op == "" or (atom.op == "!=" and atom.value is None)):
+            add("tags", "**")
+        elif atom.var == _TAG and pattern:
+            add("tags", pattern)
+        elif atom.var == _SOURCE and atom.op == "==" and literal in EVENTS:
+            add("events", EVENTS[literal])
+        elif (
+            atom.op == "=="
+            and literal is not None
+            and re.match(IDENT_PATTERN, atom.var)
+            and not atom.var.startswith(RESERVED_VARIABLE_PREFIXES)
+        ):
+            out.setdefault("variables", {})[atom.var] = literal
+        else:
+            return None
+    return out
+
+
+def _variants(when: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``when`` and near variants: ``when: never`` guards narrow what the others accept
+    (``if: $CI_COMMIT_TAG, when: never`` then ``when: on_success`` is "every branch")."""
+    yield when
+    for key in ("branches", "tags", "events"):
+        values = when.get(key) or []
+        other = {"branches": "tags", "tags": "branches"}.get(key, "")
+        for value in values if len(values) > 1 or key == "events" or other in when else []:
+            rest = [v for v in values if v != value]
+            yield {**when, key: rest} if rest else {k: v for k, v in when.items() if k != key}
+    if "branches" not in when and "tags" not in when:
+        yield {**when, "branches": ["**"]}
+        yield {**when, "tags": ["**"]}
+
+
+def _merge_parts(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Alternatives that differ only in their refs (or only in events) as one ``when``."""
+    if not all(parts):
+        return {} if all(p is not None for p in parts) and not any(parts) else None
+    merged = dict(parts[0] or {})
+    for part in [p for p in parts[1:] if p is not None]:
+        rest = {k: v for k, v in part.items() if k not in ("branches", "tags")}
+        mine = {k: v for k, v in merged.items() if k not in ("branches", "tags")}
+        if rest == mine and ("branches" in part or "tags" in part) == (
+            "branches" in merged or "tags" in merged
+        ):
+            for key in ("branches", "tags"):
+                for value in part.get(key, []):
+                    merged.setdefault(key, [])
+                    if value not in merged[key]:
+                        merged[key].append(value)
+            continue
+        rest = {k: v for k, v in part.items() if k != "events"}
+        mine = {k: v for k, v in merged.items() if k != "events"}
+        if rest == mine and "events" in part and "events" in merged:
+            merged["events"] = list(dict.fromkeys([*merged["events"], *part["events"]]))
+            continue
+        return None
+    return merged
+
+
+def _try_rules(raw: Any) -> list[_Rule] | None:
+    try:
+        rules = _read_rules(raw, [])
+    except _Unsupported:
+        return None
+    return None if any(r.changes is not None for r in rules) else rules
+
+
+_LEGACY_SOURCES = {
+    "api": "api",
+    "chat": "chat",
+    "external": "external",
+    "external_pull_requests": "external_pull_request_event",
+    "merge_requests": "merge_request_event",
+    "pipelines": "pipeline",
+    "pushes": "push",
+    "schedules": "schedule",
+    "triggers": "trigger",
+    "web": "web",
+}
+
+
+def _refs_test(refs: Any) -> str | None:
+    """``only:refs`` as a ``rules:if`` expression (refs are ORed)."""
+    refs = refs if isinstance(refs, list) else [refs]
+    tests = []
+    for ref in refs:
+        if not isinstance(ref, str) or not ref or "@" in ref:
+            return None
+        if ref == "branches":
+            tests.append("$CI_COMMIT_BRANCH")
+        elif ref == "tags":
+            tests.append("$CI_COMMIT_TAG")
+        elif ref in _LEGACY_SOURCES:
+            tests.append(f'$CI_PIPELINE_SOURCE == "{_LEGACY_SOURCES[ref]}"')
+        elif ref.startswith("/") and ref.rstrip("i").endswith("/") and len(ref) > 2:
+            tests.append(f"$CI_COMMIT_BRANCH =~ {ref}")
+        elif '"' not in ref:
+            # A branch name. GitLab also matches a tag of that name; a tag named like a
+            # branch is rare enough that the neutral branch filter stands for it.
+            tests.append(f'$CI_COMMIT_BRANCH == "{ref}"')
+        else:
+            return None
+    return " || ".join(tests) if tests else None
+
+
+def _triggers_hold(triggers: dict[str, Any], env: dict[str, Any]) -> bool:
+    """Neutral triggers, as translators.gitlab writes them as ``workflow:rules``."""
+    source = env.get(_SOURCE)
+    push = triggers.get("push")
+    if source == "push" and push is not None:
+        branches, tags = push.get("branches"), push.get("tags")
+        if branches is None and tags is None:
+            return True
+        if any(_glob_match(b, env.get(_BRANCH)) for b in branches or ()):
+            return True
+        if any(_glob_match(t, env.get(_TAG)) for t in tags or ()):
+            return True
+    pull = triggers.get("pull_request")
+    if source == "merge_request_event" and pull is not None:
+        targets = pull.get("branches")
+        if targets is None or any(_glob_match(b, env.get(_MR_TARGET)) for b in targets):
+            return True
+    return source in ("web", "api") and triggers.get("manual") is not None
+
+
+def _workflow_triggers(conjunctions: list[list[_Atom]]) -> dict[str, Any]:
+    """A first guess at the neutral triggers for the accepting alternatives of a workflow."""
+    triggers: dict[str, Any] = {}
+    for conj in conjunctions:
+        sources = {a.value for a in conj if a.var == _SOURCE and a.op == "=="}
+        rest = [a for a in conj if not (a.var == _SOURCE and a.op == "==")]
+        if len(sources) > 1:
+            raise _Unsupported("two sources")
+        source = sources.pop() if sources else "push"
+        if source in ("web", "api"):
+            if rest:
+                raise _Unsupported("manual with filters")
+            triggers["manual"] = {}
+            continue
+        if source == "merge_request_event":
+            targets = [a.value for a in rest if a.var == _MR_TARGET and a.op == "=="]
+            if len(targets) != len(rest):
+                raise _Unsupported("merge request filters")
+            pull = triggers.setdefault("pull_request", {})
+            if not targets:
+                pull["branches"] = None
+            elif "branches" not in pull or pull["branches"] is not None:
+                pull["branches"] = [*(pull.get("branches") or []), *targets]
+            continue
+        if source != "push":
+            raise _Unsupported(f"source {source}")
+        parts = _when_parts(rest)
+        if parts is None or set(parts) - {"branches", "tags"}:
+            raise _Unsupported("push filters")
+        push = triggers.setdefault("push", {})
+        if not parts:
+            push["any"] = True
+        for key in ("branches", "tags"):
+            for value in parts.get(key, []):
+                push.setdefault(key, [])
+                if value not in push[key]:
+                    push[key].append(value)
+    if "push" in triggers and triggers["push"].pop("any", False):
+        triggers["push"] = {}
+    if "pull_request" in triggers and triggers["pull_request"].get("branches") is None:
+        triggers["pull_request"] = {}
+    return triggers
+
+
+def _files_key(key: Any) -> Any:
+    """``key: {files, prefix}`` as the neutral ``prefix-${{ hash('f') }}`` key.
+
+    GitLab hashes at most two files into the key after the prefix (cache:key:files), which
+    is what translators.gitlab writes for a key with one ``hash()``; other keys are unchanged.
+    """
+    if not isinstance(key, dict) or not set(key) <= {"files", "prefix"}:
+        return key
+    files, prefix = key.get("files"), key.get("prefix")
+    if (
+        not isinstance(files, list)
+        or not 1 <= len(files) <= 2
+        or not all(isinstance(f, str) and f and "'" not in f and "$" not in f for f in files)
+        or not (prefix is None or (isinstance(prefix, str) and "$" not in prefix))
+    ):
+        return key
+    call = "${{ hash(" + ", ".join(f"'{f}'" for f in files) + ") }}"
+    return f"{prefix}-{call}" if prefix else call
+
+
+def _is_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
 
 
 def _flatten(value: Any) -> list[Any]:
@@ -862,7 +1734,13 @@ def _duration(value: Any) -> str | None:
     return None
 
 
-def import_gitlab(text: str, name: str, *, base_dir: Path | None = None) -> ImportResult:
+def import_gitlab(
+    text: str,
+    name: str,
+    *,
+    base_dir: Path | None = None,
+    include_resolver: Callable[[str], str | None] | None = None,
+) -> ImportResult:
     """Read GitLab CI YAML text into neutral pipeline file data.
 
     Args:
@@ -870,13 +1748,17 @@ def import_gitlab(text: str, name: str, *, base_dir: Path | None = None) -> Impo
         name: the file name, used in messages and for the pipeline name.
         base_dir: the repository root that local includes are relative to; without it,
             local includes are kept in ``config.gitlab.include`` with a note.
+        include_resolver: the text of a local include by its path relative to the
+            repository root (no leading ``/``), or ``None`` when it is not available (the
+            include is then kept in ``config.gitlab.include`` with a note). Used instead of
+            ``base_dir`` when given; glob includes cannot be resolved through it.
 
     Raises:
         GitLabImportError: when the file cannot become a valid neutral pipeline.
     """
     from ..model.loader import pipeline_from_data
 
-    importer = _Importer(name, base_dir)
+    importer = _Importer(name, base_dir, include_resolver)
     try:
         data = importer.run(text)
     except RecursionError:
