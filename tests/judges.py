@@ -29,11 +29,13 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
+    "Finding",
     "GitlabJob",
     "JudgeToolMissing",
     "RunResult",
@@ -43,6 +45,11 @@ __all__ = [
     "check_gitlab_schema",
     "check_shellcheck",
     "check_zizmor",
+    "findings_actionlint",
+    "findings_github_schema",
+    "findings_gitlab_ci_local",
+    "findings_gitlab_schema",
+    "findings_zizmor",
     "judge_versions",
     "run_act",
     "run_gitlab_ci_local",
@@ -736,6 +743,195 @@ def run_act(
     if res.returncode != 0 and not outcomes:
         raise AssertionError(f"act failed to run\n{output}")
     return RunResult(res.returncode, outcomes, output, raw=res.output)
+
+
+# --------------------------------------------------------------------------
+# batch judges: many files per tool call, findings returned per file (not raised)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a judge found: the file, the judge's rule or kind, and its message."""
+
+    file: Path
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file.name}: [{self.rule}] {self.message}"
+
+
+def _given(files: Sequence[Path], reported: str) -> Path:
+    """The input path a tool's report names (tools print relative or absolute paths)."""
+    target = Path(reported).resolve()
+    return next((f for f in files if Path(f).resolve() == target), Path(reported))
+
+
+def _batches(files: Sequence[Path], size: int) -> list[list[Path]]:
+    return [list(files[i : i + size]) for i in range(0, len(files), size)]
+
+
+def _schema_findings(files: Sequence[Path], extra: Sequence[str], timeout: float) -> list[Finding]:
+    exe = _require("check-jsonschema")
+    out: list[Finding] = []
+    for batch in _batches(files, 200):
+        res = _run(
+            [exe, "--color", "never", "--output-format", "json", *extra, *map(str, batch)],
+            timeout=timeout,
+        )
+        if res.returncode == 0:
+            continue
+        try:
+            report = json.loads(res.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"check-jsonschema printed no JSON\n{res.output}") from None
+        for err in report.get("errors", []):
+            where = err.get("path", "$")
+            file = _given(batch, err["filename"])
+            out.append(Finding(file, "schema", f"{where}: {err['message']}"))
+        for err in report.get("parse_errors", []):
+            file = _given(batch, err["filename"])
+            out.append(Finding(file, "parse", str(err.get("message", err))))
+        if not report.get("errors") and not report.get("parse_errors"):
+            raise AssertionError(f"check-jsonschema failed without findings\n{res.output}")
+    return out
+
+
+def findings_github_schema(
+    files: Sequence[Path], *, timeout: float = STATIC_TIMEOUT
+) -> list[Finding]:
+    """Batch ``check-jsonschema --builtin-schema vendor.github-workflows``."""
+    return _schema_findings(files, ["--builtin-schema", "vendor.github-workflows"], timeout)
+
+
+def findings_gitlab_schema(
+    files: Sequence[Path], *, timeout: float = STATIC_TIMEOUT
+) -> list[Finding]:
+    """Batch ``check-jsonschema --builtin-schema vendor.gitlab-ci --data-transform gitlab-ci``."""
+    extra = ["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"]
+    return _schema_findings(files, extra, timeout)
+
+
+def findings_actionlint(
+    files: Sequence[Path],
+    *,
+    config_file: str | Path | None = None,
+    timeout: float = STATIC_TIMEOUT,
+) -> list[Finding]:
+    """Batch actionlint (with shellcheck, as :func:`check_actionlint`), findings as JSON."""
+    exe = _require("actionlint")
+    shellcheck = _require("shellcheck")
+    out: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="judge-actionlint-") as tmp:
+        if config_file is None:
+            cfg = Path(tmp) / "actionlint.yaml"
+            cfg.write_text(_EMPTY_ACTIONLINT_CONFIG)
+        else:
+            cfg = Path(config_file)
+        for batch in _batches(files, 100):
+            res = _run(
+                [
+                    exe,
+                    "-no-color",
+                    "-format",
+                    "{{json .}}",
+                    "-shellcheck",
+                    shellcheck,
+                    "-pyflakes=",
+                    "-config-file",
+                    str(cfg),
+                    *map(str, batch),
+                ],
+                timeout=timeout,
+            )
+            if 'Rule "shellcheck" was disabled' in res.stderr:
+                raise AssertionError(f"actionlint could not run shellcheck\n{res.output}")
+            if res.returncode not in (0, 1):
+                raise AssertionError(f"actionlint failed\n{res.output}")
+            if res.returncode == 0:
+                continue
+            try:
+                errors = json.loads(res.stdout)
+            except json.JSONDecodeError:
+                raise AssertionError(f"actionlint printed no JSON\n{res.output}") from None
+            for err in errors:
+                message = f"{err['line']}:{err['column']}: {err['message']}"
+                out.append(Finding(_given(batch, err["filepath"]), err["kind"], message))
+    return out
+
+
+def findings_zizmor(
+    files: Sequence[Path], *, persona: str = "regular", timeout: float = STATIC_TIMEOUT
+) -> list[Finding]:
+    """Batch ``zizmor --offline`` (no config, no ignore comments), findings as JSON."""
+    exe = _require("zizmor")
+    out: list[Finding] = []
+    for batch in _batches(files, 200):
+        cmd = [
+            exe,
+            "--offline",
+            "--no-progress",
+            "--color",
+            "never",
+            "--format",
+            "json",
+            "--strict-collection",
+            "--persona",
+            persona,
+            "--no-config",
+            "--no-ignores",
+            *map(str, batch),
+        ]
+        res = _run(cmd, timeout=timeout)
+        if res.returncode == 0:
+            continue
+        if res.returncode not in _ZIZMOR_SEVERITY:
+            raise AssertionError(f"zizmor failed\n{res.output}")
+        try:
+            report = json.loads(res.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"zizmor printed no JSON\n{res.output}") from None
+        for item in report:
+            locations = item.get("locations") or [{}]
+            symbolic = locations[0].get("symbolic", {})
+            key = symbolic.get("key", {})
+            local = key.get("Local", {}) if isinstance(key, dict) else {}
+            where = local.get("verbatim_path") or local.get("given_path")
+            steps = symbolic.get("route", {}).get("route", [])
+            route = ".".join(str(next(iter(r.values()))) for r in steps if isinstance(r, dict))
+            severity = item.get("determinations", {}).get("severity", "")
+            file = _given(batch, where) if where else Path("?")
+            note = symbolic.get("annotation", "")
+            message = f"{severity}: {route}: {item.get('desc', '')}: {note}"
+            out.append(Finding(file, str(item.get("ident", "zizmor")), message))
+    return out
+
+
+def findings_gitlab_ci_local(
+    files: Sequence[Path], *, workers: int = 4, timeout: float = STATIC_TIMEOUT
+) -> list[Finding]:
+    """``gitlab-ci-local --list-json`` on each file (the tool reads one pipeline per call),
+    each in its own scratch git repository, ``workers`` at a time; a rejected pipeline is
+    a finding."""
+    _require("git")
+    _require("gitlab-ci-local")
+
+    def one(file: Path) -> Finding | None:
+        with tempfile.TemporaryDirectory(prefix="judge-gcl-") as tmp_s:
+            tmp = Path(tmp_s)
+            src = tmp / "src"
+            src.mkdir()
+            shutil.copy2(file, src / ".gitlab-ci.yml")
+            repo, file_args = _stage_gitlab(src, tmp)
+            res = _gcl_list(repo, tmp, file_args, timeout)
+        if res.returncode == 0:
+            return None
+        lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
+        return Finding(file, "gitlab-ci-local", " | ".join(lines[-3:]))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = list(pool.map(one, files))
+    return [f for f in found if f is not None]
 
 
 # --------------------------------------------------------------------------

@@ -153,6 +153,15 @@ class _GitHubTranslator:
                     entry["options"] = list(spec.options)
                 inputs[name] = entry
             on["workflow_dispatch"] = {"inputs": inputs} if inputs else {}
+        if not on and "on" not in self.pipeline.config.github:
+            # A workflow must have `on:`; by hand is the only start that adds no run.
+            on["workflow_dispatch"] = {}
+            self.losses.add(
+                ("config", "triggers"),
+                "the pipeline's triggers exist only in the gitlab: escape hatch; the "
+                "workflow runs only when started by hand (workflow_dispatch)",
+                "triggers-native",
+            )
         return on
 
     def _workflow_env(self) -> dict[str, Any]:
@@ -264,6 +273,7 @@ class _GitHubTranslator:
             )
         elif r.image:
             out["container"] = self._value(r.image, r)
+            self._image_pin_loss(out["container"], (*base, "image"))
         if job.permissions is not None:
             # Job-level permissions replace the workflow's for this job (GitHub docs,
             # jobs.<job_id>.permissions), so write scopes stay on the jobs that need them.
@@ -308,6 +318,16 @@ class _GitHubTranslator:
 
     def _runs_on(self, r: ResolvedJob) -> Any:
         labels = [r.runs_on] if isinstance(r.runs_on, str) else list(r.runs_on)
+        for label in labels:
+            if "$" in label.replace("${{", ""):
+                # GitHub evaluates only ${{ }} expressions in runs-on, with no env context
+                # (contexts available per key, jobs.<job_id>.runs-on); "$VAR" stays literal.
+                self.losses.add(
+                    (*r.path, "runs_on"),
+                    f'GitHub does not expand "{label}" in runs-on; the runner label is that '
+                    "literal text",
+                    "runner-label",
+                )
         if len(labels) > 1:
             # A list selects a runner that has every label (GitHub docs, jobs.<job_id>.runs-on),
             # i.e. a self-hosted one: "linux" there is the runner's own label, kept verbatim.
@@ -321,6 +341,23 @@ class _GitHubTranslator:
         # A label from the matrix or an input: map the neutral names when the job runs.
         tests = [f"{axis} == '{name}' && '{hosted}'" for name, hosted in RUNNER_LABELS.items()]
         return "${{ " + " || ".join([*tests, axis]) + " }}"
+
+    def _image_pin_loss(self, image: str, path: tuple[Any, ...]) -> None:
+        """Report an image that names no tag or ``latest``: the image can change under the
+        workflow, and zizmor (unpinned-images) flags it. The generator cannot pin it for the
+        user (that needs the registry), so the report is how the user learns of it."""
+        if "${{" in image or "@" in image:
+            return
+        name = image.rsplit("/", 1)[-1]
+        tag = name.partition(":")[2]
+        if tag and tag != "latest":
+            return
+        self.losses.add(
+            path,
+            f'image "{image}" names no tag or "latest", so it can change under the workflow; '
+            "pin it to a version or a digest (image@sha256:...)",
+            "image-unpinned",
+        )
 
     def _label_template(self, label: str) -> str | None:
         """The expression of a runner label that is one ``matrix`` or ``inputs`` template."""
@@ -370,6 +407,7 @@ class _GitHubTranslator:
         out: dict[str, Any] = {}
         for i, svc in enumerate(r.job.services):
             entry: dict[str, Any] = {"image": self._value(svc.image, r)}
+            self._image_pin_loss(entry["image"], (*r.path, "services", i, "image"))
             if svc.env:
                 entry["env"] = {k: self._scalar(v, r) for k, v in svc.env.items()}
             if svc.ports:
@@ -773,7 +811,7 @@ class _GitHubTranslator:
             text, used = rewrite_script(p)
             for expr in used:
                 self._define(expr, r, env)
-            words.append(text)
+            words.append(_env_refs(text))
         pack: dict[str, Any] = {"name": f"Pack artifacts ({kind})"}
         if condition:
             pack["if"] = condition
@@ -826,6 +864,14 @@ class _GitHubTranslator:
             }
         )
         return steps
+
+
+def _env_refs(path: str) -> str:
+    """An artifact path whose ``$VAR`` references expand in the pack step, as GitLab expands
+    variables in ``artifacts:paths``: ``$VAR`` becomes ``${VAR}``, which ``glob_word``
+    leaves live. Backslashes become ``/``: GitLab matches Windows paths either way, while
+    bash (Git Bash on Windows runners too) only knows ``/``."""
+    return re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", r"${\1}", path.replace("\\", "/"))
 
 
 def _uses(pin: pins.Pin) -> dict[str, Any]:

@@ -284,7 +284,26 @@ class _GitLabTranslator:
                     "negated filters (!pattern) are matched literally on GitLab",
                     "trigger-negation",
                 )
+        hatch = self.pipeline.config.gitlab.get("workflow")
+        if not rules and not (isinstance(hatch, dict) and "rules" in hatch):
+            # No rule would let every pipeline run; `when: never` keeps what GitHub starts
+            # (workflow_call, release...) from becoming a run on every GitLab push.
+            rules.append({"when": "never"})
+            self.losses.add(
+                ("config", "triggers"),
+                "the pipeline's triggers exist only in the github: escape hatch (on:); "
+                "GitLab never starts it (workflow:rules when: never)",
+                "triggers-native",
+            )
         return rules
+
+    def _merge_request_pipelines(self) -> bool:
+        """True when workflow rules are given verbatim in the escape hatch (an imported
+        file's): they may admit merge request pipelines, which the generator cannot tell.
+
+        A pull_request trigger admits them as well; giving unconditioned jobs the rule there
+        too waits on regenerating the golden fixtures and examples (issue 3)."""
+        return "workflow" in (self.pipeline.config.gitlab or {})
 
     def _stage_order(self) -> list[str]:
         """Stage names in file order, moved only as far as job needs require."""
@@ -426,6 +445,11 @@ class _GitLabTranslator:
         if variables:
             out["variables"] = variables
         rules, when = self._rules(r)
+        if not rules and self._merge_request_pipelines():
+            # A job without rules (or only) defaults to `only: [branches, tags]`, which leaves
+            # it out of merge request pipelines; an unconditioned neutral job runs on every
+            # event the pipeline runs for, pull requests included.
+            rules, when = [{"when": when or "on_success"}], None
         if rules:
             out["rules"] = rules
         elif when:
@@ -475,6 +499,17 @@ class _GitLabTranslator:
                     "a job before_script replaces the generated prelude; CICD_REF, "
                     "CICD_BRANCH, CICD_EVENT and CICD_OUTPUT are not set in this job",
                     "prelude",
+                )
+            if {"only", "except"} & set(job.gitlab) and ("rules" in out or "when" in out):
+                # GitLab refuses a job with both rules and only/except ("rules", CI/CD YAML
+                # syntax reference): the escape hatch's filters decide alone.
+                out.pop("rules", None)
+                out.pop("when", None)
+                self.losses.add(
+                    (*base, "gitlab"),
+                    "GitLab cannot combine only/except (from the escape hatch) with rules; "
+                    "the job's generated rules are left out and only/except decide",
+                    "rules-only",
                 )
             out = deep_merge(out, job.gitlab)
         return out
