@@ -298,11 +298,11 @@ class _GitLabTranslator:
         return rules
 
     def _merge_request_pipelines(self) -> bool:
-        """True when workflow rules are given verbatim in the escape hatch (an imported
-        file's): they may admit merge request pipelines, which the generator cannot tell.
-
-        A pull_request trigger admits them as well; giving unconditioned jobs the rule there
-        too waits on regenerating the golden fixtures and examples (issue 3)."""
+        """True when the pipeline may run as a merge request pipeline: it has a pull_request
+        trigger, or its workflow rules come verbatim from the escape hatch (an imported
+        file's), where the generator cannot tell."""
+        if self.pipeline.config.triggers.pull_request is not None:
+            return True
         return "workflow" in (self.pipeline.config.gitlab or {})
 
     def _stage_order(self) -> list[str]:
