@@ -29,6 +29,9 @@ CORPUS_DIRS = (
 )
 
 
+CHECKOUT = {"checkout": {}}  # GitLab clones before every job by default
+
+
 def _import(text: str, **kw: Any) -> ImportResult:
     result = import_gitlab(text, ".gitlab-ci.yml", **kw)
     pipeline_from_data(result.data)  # the contract: the data is a valid pipeline file
@@ -105,7 +108,7 @@ def test_extends_multi_level_deep_merge() -> None:
     job = _jobs(_import(text))["j"]
     assert job["env"] == {"A": "1", "B": "2", "C": "3"}  # hashes merge
     assert job["runs_on"] == ["z"]  # arrays replace
-    assert job["steps"] == [{"run": "one"}]
+    assert job["steps"] == [CHECKOUT, {"run": "one"}]
 
 
 def test_extends_cycle_and_unknown_parent_are_clear_errors() -> None:
@@ -120,7 +123,7 @@ def test_reference_tag_and_nested_scripts_are_flattened() -> None:
         ".setup:\n  script: [a, b]\n"
         "j:\n  before_script: [!reference [.setup, script], c]\n  script: [[d, e], f]\n"
     )
-    assert _jobs(_import(text))["j"]["steps"] == [{"run": "a\nb\nc\nd\ne\nf"}]
+    assert _jobs(_import(text))["j"]["steps"] == [CHECKOUT, {"run": "a\nb\nc\nd\ne\nf"}]
 
 
 def test_reference_to_nothing_is_a_clear_error() -> None:
@@ -138,7 +141,7 @@ def test_default_and_global_keywords_are_inherited() -> None:
     jobs = _jobs(_import(text))
     assert jobs["a"]["image"] == "ruby"
     assert jobs["a"]["runs_on"] == ["t"]
-    assert jobs["a"]["steps"] == [{"run": "setup\nx"}]
+    assert jobs["a"]["steps"] == [CHECKOUT, {"run": "setup\nx"}]
     assert jobs["a"]["retry_policy"] == {"max_attempts": 3, "on": ["any"]}
     assert jobs["b"]["image"] == "alpine"
     assert "runs_on" not in jobs["b"]
@@ -266,7 +269,7 @@ def test_local_includes_are_resolved_and_remote_ones_kept(tmp_path: Path) -> Non
     )
     r = _import(text, base_dir=tmp_path)
     jobs = _jobs(r)
-    assert jobs["j"]["steps"] == [{"run": "from-a"}]
+    assert jobs["j"]["steps"] == [CHECKOUT, {"run": "from-a"}]
     assert jobs["j"]["runs_on"] == ["mine"]  # the including file wins
     assert "b" in jobs
     assert [i for i in r.data["config"]["gitlab"]["include"]] == [
@@ -520,7 +523,7 @@ def test_include_resolver_reads_local_includes_by_path() -> None:
     files = {"ci/a.yml": ".t:\n  script: [from-a]\n", "ci/b.yml": "include: /ci/a.yml\n"}
     text = "include: [{local: /ci/b.yml}, {local: ci/missing.yml}]\nj: {extends: .t}\n"
     r = _import(text, include_resolver=files.get)
-    assert _jobs(r)["j"]["steps"] == [{"run": "from-a"}]
+    assert _jobs(r)["j"]["steps"] == [CHECKOUT, {"run": "from-a"}]
     assert r.data["config"]["gitlab"]["include"] == [{"local": "ci/missing.yml"}]
     assert ("include", 1) in [path for path, _, _ in r.notes]
 
@@ -530,8 +533,8 @@ def test_duplicate_keys_last_one_wins_as_in_gitlab() -> None:
     text += "k: {script: [one]}\nk: {script: [two]}\n"
     r = _import(text)
     jobs = _jobs(r)
-    assert jobs["j"]["steps"] == [{"run": "b"}]
-    assert jobs["k"]["steps"] == [{"run": "two"}]
+    assert jobs["j"]["steps"] == [CHECKOUT, {"run": "b"}]
+    assert jobs["k"]["steps"] == [CHECKOUT, {"run": "two"}]
     assert "duplicate-key" in _rules(r)
 
 
@@ -565,3 +568,17 @@ def test_needs_on_an_unknown_job_is_a_clear_error() -> None:
     # An optional need on a missing job is ignored, as GitLab does.
     r = _import("b:\n  script: x\n  needs: [{job: nope, optional: true}]\n")
     assert _jobs(r)["b"]["needs"] == []
+
+
+def test_git_variables_become_the_checkout_step() -> None:
+    text = (
+        "variables: {GIT_DEPTH: '5'}\n"
+        "a:\n  script: [x]\n"
+        "b:\n  variables: {GIT_STRATEGY: none}\n  script: [x]\n"
+        "c:\n  variables: {GIT_DEPTH: '0', GIT_SUBMODULE_STRATEGY: recursive}\n  script: [x]\n"
+    )
+    jobs = _jobs(_import(text))
+    assert jobs["a"]["steps"][0] == {"checkout": {"depth": 5}}
+    assert all("checkout" not in step for step in jobs["b"]["steps"])
+    assert jobs["c"]["steps"][0] == {"checkout": {"depth": 0, "submodules": "recursive"}}
+    assert "env" not in jobs["c"]

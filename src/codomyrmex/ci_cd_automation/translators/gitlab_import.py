@@ -257,6 +257,7 @@ class _Importer:
         self._job_hatch: dict[str, Any] = {}
         self.space: dict[str, Any] | None = None  # folded triggers
         self.config_variables: set[str] = set()
+        self.global_variables: dict[str, Any] = {}
         self.doc_jobs: set[str] = set()
         self.workflow_rules: list[_Rule] | None = None  # workflow kept, but readable
 
@@ -445,6 +446,7 @@ class _Importer:
         if variables:
             config["variables"] = variables
         self.config_variables = set(variables)
+        self.global_variables = dict(variables)
         workflow = doc.get("workflow")
         if isinstance(workflow, dict) and "rules" in workflow:
             triggers = self.workflow({"rules": workflow["rules"]})
@@ -703,6 +705,11 @@ class _Importer:
         env = self.variables(job.pop("variables", None), (*path, "variables"))
         env.pop("CICD_JOB", None)
         env.pop("CICD_ENVIRONMENT", None)
+        checkout = self.checkout(env)
+        if checkout is not None:
+            # GitLab clones the repository before every job unless GIT_STRATEGY says not to;
+            # a neutral job has sources only after a checkout step.
+            out["steps"].insert(0, {"checkout": checkout})
         if env:
             out["env"] = env
         handlers = {
@@ -802,6 +809,31 @@ class _Importer:
         except _Unsupported:
             return True
         return any(_outcome(self.workflow_rules, env) is not None for env in envs)
+
+    def checkout(self, env: dict[str, Any]) -> dict[str, Any] | None:
+        """The neutral checkout GitLab's Git variables ask for (job over global), or None
+        for GIT_STRATEGY none/empty. GIT_DEPTH and GIT_SUBMODULE_STRATEGY set on the job
+        move into the step (the generator writes them back from it)."""
+
+        def effective(name: str) -> str | None:
+            value = env.get(name, self.global_variables.get(name))
+            return None if value is None else str(value)
+
+        if effective("GIT_STRATEGY") in ("none", "empty"):
+            return None
+        options: dict[str, Any] = {}
+        depth = effective("GIT_DEPTH")
+        if depth is not None and depth.isdigit():
+            options["depth"] = int(depth)
+            env.pop("GIT_DEPTH", None)
+        submodules = {"normal": True, "recursive": "recursive", "none": False}.get(
+            effective("GIT_SUBMODULE_STRATEGY") or ""
+        )
+        if submodules is not None:
+            if submodules:
+                options["submodules"] = submodules
+            env.pop("GIT_SUBMODULE_STRATEGY", None)
+        return options
 
     def _keep(self, key: str, value: Any, path: tuple[Any, ...], why: str) -> None:
         self._job_hatch[key] = value
