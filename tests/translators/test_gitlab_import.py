@@ -246,10 +246,15 @@ def test_simple_rules_and_only_become_conditions() -> None:
     jobs = _jobs(r)
     assert jobs["a"]["when"] == {"branches": ["main"], "events": ["push"], "paths": ["src/**"]}
     assert jobs["b"]["when"] == {"tags": ["**"]}
-    assert jobs["c"]["when"] == {"branches": ["main", "develop"]}
+    # `only: [main]` keeps a job out of merge request pipelines, which exist here (job d
+    # asks for them); the neutral branch filter would admit them: no exact fold.
+    assert "when" not in jobs["c"] and jobs["c"]["gitlab"]["only"] == ["main", "develop"]
     assert jobs["d"]["when"] == {"events": ["pull_request"]}
     assert jobs["e"]["gitlab"]["rules"] == [{"if": '$X == "1"'}, {"when": "never"}]
     assert "rules" in _rules(r)
+    # Without a job asking for merge request pipelines there are none: only folds.
+    alone = _jobs(_import("c: {script: x, only: [main, develop]}\n"))
+    assert alone["c"]["when"] == {"branches": ["main", "develop"]}
 
 
 def test_workflow_is_kept_with_a_note() -> None:

@@ -468,6 +468,27 @@ class _Importer:
         elif workflow is not None:
             self.hatch["workflow"] = workflow
             self.note(("workflow",), "workflow kept verbatim", "workflow")
+        else:
+            # Without workflow:rules GitLab runs the file for every pipeline source (push,
+            # schedules, web, API, triggers); `when: always` says the same to GitLab, and
+            # the neutral triggers keep what other providers can express.
+            rules: list[dict[str, Any]] = [{"when": "always"}]
+            if not _mentions_merge_requests(doc):
+                # ...and for merge requests only when a job asks for them (rules or only).
+                # When none does, saying so keeps plain jobs free of a default-only rule.
+                rules.insert(
+                    0, {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
+                )
+            self.hatch["workflow"] = {"rules": rules}
+            self.workflow_rules = _try_rules(rules)
+            config["triggers"] = {"push": {}, "manual": {}}
+            self.note(
+                (),
+                "no workflow:rules: GitLab runs the pipeline for every source, kept for GitLab "
+                "as workflow:rules [when: always]; the neutral triggers are push and manual "
+                "(schedules and API or trigger pipelines do not carry over)",
+                "workflow-default",
+            )
         if "spec" in doc:
             self.hatch["spec"] = doc["spec"]
             self.note(("config", "gitlab", "spec"), "spec:inputs kept verbatim", "spec")
@@ -1731,6 +1752,17 @@ def _files_key(key: Any) -> Any:
 
 def _is_glob(path: str) -> bool:
     return any(c in path for c in "*?[")
+
+
+def _mentions_merge_requests(doc: dict[str, Any]) -> bool:
+    """True when a job's rules, only or except name merge requests (their pipelines exist)."""
+    for key, job in doc.items():
+        if key in GLOBAL_KEYS or not isinstance(job, dict):
+            continue
+        for name in ("rules", "only", "except"):
+            if "merge_request" in repr(job.get(name)):
+                return True
+    return False
 
 
 def _flatten(value: Any) -> list[Any]:
