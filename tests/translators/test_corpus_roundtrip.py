@@ -271,7 +271,7 @@ def test_github_expressions(expression: str, status: str, expected: bool) -> Non
 # Measured when this test was written: GitHub 80 of 80 importable files exact, GitLab 9 of
 # 36. The floors leave room for files that start to import (and are not exact yet); raise
 # them when the importers and generators improve, never lower them to make the test pass.
-FLOOR = {"github": 0.95, "gitlab": 0.65}
+FLOOR = {"github": 0.95, "gitlab": 0.70}
 # Files whose round trip was exact then: each must stay exact.
 EXACT: dict[str, frozenset[str]] = {
     "github": frozenset(
@@ -361,6 +361,7 @@ EXACT: dict[str, frozenset[str]] = {
     "gitlab": frozenset(
         {
             "gitlab-schema-tests/valid/cache.yml",
+            "gitlab-schema-tests/valid/job_when.yml",
             "gitlab-schema-tests/valid/needs_pipeline_optional.yml",
             "gitlab-schema-tests/valid/parallel.yml",
             "gitlab-schema-tests/valid/retry.yml",
@@ -379,6 +380,7 @@ EXACT: dict[str, frozenset[str]] = {
             "gitlab/PipeWire__pipewire__.gitlab-ci.yml",
             "gitlab/coq__coq__.gitlab-ci.yml",
             "gitlab/f-droid__fdroidserver__.gitlab-ci.yml",
+            "gitlab/gitlabhq__gitlab-runner__.gitlab__ci__test.gitlab-ci.yml",
             "gitlab/gitlabhq__gitlab-shell__.gitlab-ci.yml",
             "gitlab/gitlabhq__omnibus-gitlab__.gitlab-ci.yml",
             "gitlab/gnutls__gnutls__.gitlab-ci.yml",

@@ -587,3 +587,21 @@ def test_git_variables_become_the_checkout_step() -> None:
     assert all("checkout" not in step for step in jobs["b"]["steps"])
     assert jobs["c"]["steps"][0] == {"checkout": {"depth": 0, "submodules": "recursive"}}
     assert "env" not in jobs["c"]
+
+
+def test_verbatim_jobs_follow_renames_and_keep_their_stage() -> None:
+    text = (
+        "stages: [build, deploy]\n"
+        "build:linux:\n  stage: build\n  script: [make]\n"
+        "deploy:\n  stage: deploy\n  needs: ['build:linux']\n  trigger: {project: a/b}\n"
+        "after:\n  stage: build\n  script: [x]\n  after_script: [y]\n"
+        "  dependencies: ['build:linux']\n"
+    )
+    r = _import(text)
+    hatch = r.data["config"]["gitlab"]
+    assert hatch["deploy"]["needs"] == ["build_linux"]
+    assert hatch["stages"] == ["build", "deploy"]  # no neutral job is in "deploy"
+    assert "stages" in _rules(r)
+    out = render(pipeline_from_data(r.data), "gitlab").files[".gitlab-ci.yml"]
+    assert "stages:\n  - build\n  - deploy\n" in out
+    assert "  needs:\n    - build_linux\n  trigger:" in out

@@ -511,7 +511,19 @@ class _GitLabTranslator:
                     "the job's generated rules are left out and only/except decide",
                     "rules-only",
                 )
-            out = deep_merge(out, job.gitlab)
+            hatch = job.gitlab
+            if "when" in hatch and "rules" in out and "rules" not in hatch:
+                # GitLab refuses a job-level `when` beside `rules` ("config key may not be
+                # used with rules"): the hatch's `when` (manual, delayed...) moves into every
+                # rule that runs the job on success.
+                out["rules"] = [
+                    {**rule, "when": hatch["when"]}
+                    if rule.get("when", "on_success") == "on_success"
+                    else rule
+                    for rule in out["rules"]
+                ]
+                hatch = {k: v for k, v in hatch.items() if k != "when"}
+            out = deep_merge(out, hatch)
         return out
 
     def _tags(self, r: ResolvedJob) -> list[str]:

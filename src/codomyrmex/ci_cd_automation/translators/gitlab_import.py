@@ -588,12 +588,47 @@ class _Importer:
             )
         if "variables" in config and not config["variables"]:
             del config["variables"]
+        self.verbatim_jobs_follow(names, stage_names, stage_ids, jobs, stages)
         if self.hatch:
             config["gitlab"] = self.hatch
         data: dict[str, Any] = {"name": self.pipeline_name(), "stages": stages}
         if config:
             data["config"] = config
         return data
+
+    def verbatim_jobs_follow(
+        self,
+        names: dict[str, str],
+        stage_names: list[str],
+        stage_ids: dict[str, str],
+        jobs: dict[str, list[tuple[str, dict[str, Any]]]],
+        stages: list[dict[str, Any]],
+    ) -> None:
+        """Keep what is kept verbatim consistent with the renamed, regenerated jobs.
+
+        Jobs kept whole in ``config.gitlab`` (trigger jobs...) and job hatches name other
+        jobs in ``needs``/``dependencies`` by their native names, which renames change; and
+        a verbatim job's stage must still be listed when no neutral job uses it (GitLab
+        refuses a job in an unknown stage), so the whole stage order is kept then.
+        """
+        verbatim = {
+            k: v for k, v in self.hatch.items() if k not in GLOBAL_KEYS and isinstance(v, dict)
+        }
+        hatches = [job["gitlab"] for st in stages for job in st["jobs"] if "gitlab" in job]
+        for spec in [*verbatim.values(), *hatches]:
+            for key in ("needs", "dependencies"):
+                if isinstance(spec.get(key), list):
+                    spec[key] = [_renamed(entry, names) for entry in spec[key]]
+        used = {stage_ids[s] for s in stage_names if jobs[s]}
+        missing = [str(v.get("stage", "test")) for v in verbatim.values()]
+        if any(stage not in used for stage in missing if stage not in (".pre", ".post")):
+            order = [stage_ids.get(s, s) if jobs.get(s) else s for s in stage_names]
+            self.hatch["stages"] = [s for s in order if s not in (".pre", ".post")]
+            self.note(
+                ("stages",),
+                "stages kept verbatim: jobs kept in config.gitlab use stages no neutral job has",
+                "stages",
+            )
 
     def pipeline_name(self) -> str:
         stem = Path(self.file).name
@@ -1752,6 +1787,15 @@ def _files_key(key: Any) -> Any:
 
 def _is_glob(path: str) -> bool:
     return any(c in path for c in "*?[")
+
+
+def _renamed(entry: Any, names: dict[str, str]) -> Any:
+    """A ``needs``/``dependencies`` entry with the job's neutral name."""
+    if isinstance(entry, str):
+        return names.get(entry, entry)
+    if isinstance(entry, dict) and isinstance(entry.get("job"), str):
+        return {**entry, "job": names.get(entry["job"], entry["job"])}
+    return entry
 
 
 def _mentions_merge_requests(doc: dict[str, Any]) -> bool:
