@@ -129,8 +129,9 @@ def pack_artifacts(paths: Iterable[str], archive: str) -> str:
     words = " ".join(glob_word(p) for p in paths)
     return (
         "shopt -s globstar nullglob dotglob\n"
+        f"candidates=({words})\n"
         "found=()\n"
-        f"for path in {words}; do\n"
+        'for path in "${candidates[@]}"; do\n'
         '  if [ -e "$path" ]; then found+=("$path"); fi\n'
         "done\n"
         'if [ "${#found[@]}" -eq 0 ]; then\n'
