@@ -605,3 +605,38 @@ def test_verbatim_jobs_follow_renames_and_keep_their_stage() -> None:
     out = render(pipeline_from_data(r.data), "gitlab").files[".gitlab-ci.yml"]
     assert "stages:\n  - build\n  - deploy\n" in out
     assert "  needs:\n    - build_linux\n  trigger:" in out
+
+
+def test_dotenv_reports_become_outputs_and_the_env_of_receiving_jobs() -> None:
+    text = (
+        "stages: [build, test, deploy]\n"
+        'make:\n  stage: build\n  script:\n    - echo "VERSION=1.2" >> build.env\n'
+        "    - echo 'CHANNEL=beta' >> build.env\n"
+        "  artifacts:\n    reports: {dotenv: build.env, junit: r.xml}\n"
+        'check:\n  stage: test\n  script: [test "$VERSION" = 1.2]\n'
+        "other:\n  stage: test\n  needs: []\n  script: [echo]\n"
+        "ship:\n  stage: deploy\n  dependencies: []\n  script: [echo]\n"
+    )
+    r = _import(text)
+    jobs = _jobs(r)
+    assert jobs["make"]["steps"][-1] == {"id": "dotenv", "run": 'cat build.env >> "$CICD_OUTPUT"'}
+    assert jobs["make"]["outputs"] == {
+        "VERSION": "${{ steps.dotenv.outputs.VERSION }}",
+        "CHANNEL": "${{ steps.dotenv.outputs.CHANNEL }}",
+    }
+    assert jobs["make"]["gitlab"] == {"artifacts": {"reports": {"junit": "r.xml"}}}
+    assert jobs["check"]["env"] == {
+        "VERSION": "${{ needs.make.outputs.VERSION }}",
+        "CHANNEL": "${{ needs.make.outputs.CHANNEL }}",
+    }
+    assert "env" not in jobs["other"]  # needs: [] receives no artifacts
+    assert "env" not in jobs["ship"]  # dependencies: [] neither
+
+
+def test_a_dotenv_file_written_in_unknown_ways_stays_in_the_hatch() -> None:
+    text = (
+        "make:\n  script: [./version.sh > build.env]\n  artifacts: {reports: {dotenv: build.env}}\n"
+    )
+    jobs = _jobs(_import(text))
+    assert "outputs" not in jobs["make"]
+    assert jobs["make"]["gitlab"] == {"artifacts": {"reports": {"dotenv": "build.env"}}}

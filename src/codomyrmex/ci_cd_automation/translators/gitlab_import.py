@@ -45,9 +45,11 @@ Invariants:
   ``variables``, ``workflow``, ``include``...), so positions can be looked up in the file.
 * Duplicate keys: the last one wins, as in GitLab's YAML parser (a note says where).
 
-Not built yet (issue 3): source positions in notes; ``artifacts:reports:dotenv`` to job
-``outputs`` (kept in the escape hatch: the scripts and the jobs reading the variables would
-need rewriting); a ``when`` on pipelines the neutral triggers do not start (schedules,
+* ``artifacts:reports:dotenv`` becomes job ``outputs`` when the script's writes to the file
+  are plain ``KEY=`` lines (see ``dotenv_outputs``); the jobs that receive the artifacts get
+  the keys in their env. Otherwise the report stays in the escape hatch.
+
+Not built yet (issue 3): a ``when`` on pipelines the neutral triggers do not start (schedules,
 web-only) is not checked; ``needs:artifacts: false`` and ``optional`` are dropped with a note.
 """
 
@@ -258,6 +260,7 @@ class _Importer:
         self.space: dict[str, Any] | None = None  # folded triggers
         self.config_variables: set[str] = set()
         self.global_variables: dict[str, Any] = {}
+        self.dotenv: dict[str, list[str]] = {}  # neutral producer job -> its dotenv keys
         self.doc_jobs: set[str] = set()
         self.workflow_rules: list[_Rule] | None = None  # workflow kept, but readable
 
@@ -589,12 +592,38 @@ class _Importer:
         if "variables" in config and not config["variables"]:
             del config["variables"]
         self.verbatim_jobs_follow(names, stage_names, stage_ids, jobs, stages)
+        self.consume_dotenv(stages)
         if self.hatch:
             config["gitlab"] = self.hatch
         data: dict[str, Any] = {"name": self.pipeline_name(), "stages": stages}
         if config:
             data["config"] = config
         return data
+
+    def consume_dotenv(self, stages: list[dict[str, Any]]) -> None:
+        """Give each dotenv key to the jobs that receive the producer's artifacts.
+
+        GitLab hands a job's artifacts (and dotenv variables) to the jobs that ``needs`` it,
+        or, without ``needs``, to every job of a later stage (``dependencies`` narrows that);
+        a dotenv variable wins over a variable of the job's own ``variables:``.
+        """
+        if not self.dotenv:
+            return
+        stage_of = {job["name"]: st["name"] for st in stages for job in st["jobs"]}
+        for st in stages:
+            for job in st["jobs"]:
+                if "needs" in job:
+                    upstream = [n for n in job["needs"] if isinstance(n, str)]
+                else:
+                    earlier = set(st.get("dependencies", []))
+                    upstream = [n for n, s in stage_of.items() if s in earlier]
+                narrowed = (job.get("gitlab") or {}).get("dependencies")
+                if isinstance(narrowed, list):
+                    upstream = [n for n in upstream if n in narrowed]
+                for producer in upstream:
+                    for key in self.dotenv.get(producer, ()):
+                        env = job.setdefault("env", {})
+                        env[key] = "${{ needs." + producer + ".outputs." + key + " }}"
 
     def verbatim_jobs_follow(
         self,
@@ -768,6 +797,7 @@ class _Importer:
             out["steps"].insert(0, {"checkout": checkout})
         if env:
             out["env"] = env
+        job = self.dotenv_outputs(job, lines, out, path)
         handlers = {
             "image": self.image,
             "services": self.services,
@@ -865,6 +895,49 @@ class _Importer:
         except _Unsupported:
             return True
         return any(_outcome(self.workflow_rules, env) is not None for env in envs)
+
+    def dotenv_outputs(
+        self, job: dict[str, Any], lines: list[str], out: dict[str, Any], path: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        """An ``artifacts:reports:dotenv`` file as neutral job outputs, when exact.
+
+        GitLab turns each ``KEY=value`` line of the file into a variable of the jobs that
+        receive this job's artifacts. The neutral form: a last step appends the file to
+        ``$CICD_OUTPUT`` (the same ``KEY=value`` format), the job publishes each key as an
+        output, and every job that receives the artifacts gets ``KEY`` in its env from
+        ``needs.<job>.outputs.KEY`` (``consume_dotenv``). Exact only when every script line
+        that names the file is a recognisable ``echo``/``printf`` of one ``KEY=`` line into
+        it, so that the keys are known; otherwise the report stays in the escape hatch.
+        """
+        artifacts = job.get("artifacts")
+        if not isinstance(artifacts, dict) or not isinstance(artifacts.get("reports"), dict):
+            return job
+        reports: dict[str, Any] = artifacts["reports"]
+        dotenv = reports.get("dotenv")
+        if isinstance(dotenv, list) and len(dotenv) == 1:
+            dotenv = dotenv[0]
+        if not isinstance(dotenv, str) or "outputs" in out:
+            return job
+        keys = _dotenv_keys(lines, dotenv)
+        if not keys:
+            return job
+        rest_reports = {k: v for k, v in reports.items() if k != "dotenv"}
+        rest_artifacts = {k: v for k, v in artifacts.items() if k != "reports"}
+        if rest_reports:
+            rest_artifacts["reports"] = rest_reports
+        job = {k: v for k, v in job.items() if k != "artifacts"}
+        if rest_artifacts:
+            job["artifacts"] = rest_artifacts
+        out["steps"].append({"id": "dotenv", "run": f'cat {_sh_word(dotenv)} >> "$CICD_OUTPUT"'})
+        out["outputs"] = {k: "${{ steps.dotenv.outputs." + k + " }}" for k in keys}
+        self.dotenv[out["name"]] = keys
+        self.note(
+            (*path, "artifacts", "reports", "dotenv"),
+            f"dotenv report became job outputs ({', '.join(keys)}) and the env of the jobs "
+            "that receive this job's artifacts",
+            "dotenv",
+        )
+        return job
 
     def checkout(self, env: dict[str, Any]) -> dict[str, Any] | None:
         """The neutral checkout GitLab's Git variables ask for (job over global), or None
@@ -1082,7 +1155,12 @@ class _Importer:
             rest = {**rest, "reports": reports}
         if rest:
             if "dotenv" in (rest.get("reports") or {}):
-                self.note(path, "dotenv reports are not turned into outputs yet", "dotenv")
+                self.note(
+                    path,
+                    "dotenv report kept verbatim: the script's writes to it are not all "
+                    "plain KEY= lines, so its keys are unknown",
+                    "dotenv",
+                )
             self._keep("artifacts", rest, path, "artifacts options have no neutral form")
         return {"artifacts": out} if out else None
 
@@ -1787,6 +1865,32 @@ def _files_key(key: Any) -> Any:
 
 def _is_glob(path: str) -> bool:
     return any(c in path for c in "*?[")
+
+
+_DOTENV_WRITE = re.compile(
+    r"""^\s*(?:echo|printf)\s+(?P<q>["']?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)=[^"'>]*(?P=q)"""
+    r"""(?:\s+|\\n)*\s*>>?\s*["']?(?P<file>[^\s"';&|]+)["']?\s*$"""
+)
+
+
+def _dotenv_keys(lines: list[str], file: str) -> list[str]:
+    """The keys script ``lines`` write into the dotenv ``file``; [] when not all are known."""
+    keys: list[str] = []
+    for line in lines:
+        if file not in line:
+            continue
+        match = _DOTENV_WRITE.match(line)
+        if not match or match["file"] != file:
+            return []
+        if match["key"] not in keys:
+            keys.append(match["key"])
+    return keys
+
+
+def _sh_word(text: str) -> str:
+    return (
+        text if re.fullmatch(r"[A-Za-z0-9_./-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+    )
 
 
 def _renamed(entry: Any, names: dict[str, str]) -> Any:
