@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model.diagnostics import Path, format_path
+from ..model.pipeline import Pipeline
 from ..model.source import SourceMap
 
 
@@ -59,3 +60,28 @@ class LossLog:
 
     def items(self) -> tuple[Loss, ...]:
         return tuple(self._items.values())
+
+
+def report_other_hatches(pipeline: Pipeline, hatch: str, target: str, losses: LossLog) -> None:
+    """One loss per non-empty escape hatch of the other provider (the pipeline's, each job's).
+
+    What such a hatch holds (a job ``if:`` or ``rules:`` kept verbatim on import, a display
+    name) is not applied on ``target``; a condition in it guards nothing there. Step hatches
+    are reported by the translator that walks the steps.
+    """
+    spots: list[tuple[Path, dict[str, object]]] = [
+        (("config", hatch), getattr(pipeline.config, hatch))
+    ]
+    spots += [
+        (("stages", si, "jobs", ji, hatch), getattr(job, hatch))
+        for si, ji, _stage, job in pipeline.iter_jobs()
+    ]
+    for path, settings in spots:
+        if settings:
+            keys = ", ".join(sorted(settings))
+            losses.add(
+                path,
+                f"the {hatch}: escape hatch ({keys}) is for that provider only; {target} runs "
+                "without it (a condition in it guards nothing here)",
+                f"{hatch}-only",
+            )

@@ -57,7 +57,7 @@ from ..model.pipeline import (
 )
 from ..model.templates import Expr, HashCall, Ref, split_template
 from . import pins
-from .fidelity import LossLog, Rendering
+from .fidelity import LossLog, Rendering, report_other_hatches
 from .merge import deep_merge
 from .shell import (
     PYTHON_TEMPLATE_LOSS,
@@ -121,6 +121,7 @@ class _GitHubTranslator:
         doc["permissions"] = dict(p.config.permissions)
         doc["env"] = self._workflow_env()
         doc["jobs"] = {r.name: self._job(r) for r in self.resolved}
+        report_other_hatches(p, "gitlab", "GitHub", self.losses)
         if p.config.github:
             doc = deep_merge(doc, p.config.github)
         header = generated_header(p.name, source_name, "GitHub Actions")

@@ -50,7 +50,7 @@ from ..model.pipeline import (
     scalar_text,
 )
 from ..model.templates import Expr, HashCall, Ref, split_template
-from .fidelity import LossLog, Rendering
+from .fidelity import LossLog, Rendering, report_other_hatches
 from .merge import deep_merge
 from .shell import (
     PYTHON_TEMPLATE_LOSS,
@@ -220,6 +220,7 @@ class _GitLabTranslator:
                 "settings apply",
                 "permissions",
             )
+        report_other_hatches(p, "github", "GitLab", self.losses)
         if p.config.gitlab:
             if "before_script" in (p.config.gitlab.get("default") or {}):
                 self.losses.add(
