@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
 from codomyrmex.ci_cd_automation import Rendering, create_pipeline, render
+from codomyrmex.ci_cd_automation.model.loader import load_pipeline
+from codomyrmex.ci_cd_automation.translators import fidelity_losses
 
 WORKFLOW = ".github/workflows/p.yml"
 GITLAB = ".gitlab-ci.yml"
@@ -112,3 +115,12 @@ def test_unpinned_user_actions_are_reported_for_github() -> None:
     # zizmor's unpinned-uses flags actions referenced by tag or branch.
     rendering = _render({"steps": [{"uses": "someone/thing@main"}, {"uses": "./local"}]})
     assert _rules(rendering).count("uses-unpinned") == 1
+
+
+def test_the_fidelity_report_alone_equals_the_one_render_gives() -> None:
+    cases = sorted((Path(__file__).resolve().parents[2] / "fixtures" / "translate").glob("*"))
+    assert len(cases) > 10
+    for case in cases:
+        pipeline = load_pipeline(case / "pipeline.yaml")
+        for target in ("github", "gitlab", "all"):
+            assert fidelity_losses(pipeline, target) == render(pipeline, target).losses, case

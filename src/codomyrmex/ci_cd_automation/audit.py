@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import PipelineImportError
-from .translators import render
+from .translators import fidelity_losses
 from .translators.importing import Provider, detect_provider, import_text
 
 Status = Literal["full", "partial", "failed", "skipped"]
@@ -200,10 +200,10 @@ def audit_text(text: str, name: str, *, path: Path | None = None) -> FileAudit:
         message = str(exc)
         reason = message[len(name) + 2 :] if message.startswith(f"{name}: ") else message
         return FileAudit(name, provider, "failed", reason=reason)
-    rendering = render(imported.pipeline, "all")
-    losses = Counter(loss.target for loss in rendering.losses)
-    rules = sorted({n.rule for n in imported.notes} | {loss.rule for loss in rendering.losses})
-    status: Status = "full" if not imported.notes and not rendering.losses else "partial"
+    report = fidelity_losses(imported.pipeline, "all")
+    losses = Counter(loss.target for loss in report)
+    rules = sorted({n.rule for n in imported.notes} | {loss.rule for loss in report})
+    status: Status = "full" if not imported.notes and not report else "partial"
     jobs = sum(len(stage.jobs) for stage in imported.pipeline.stages)
     return FileAudit(
         name,

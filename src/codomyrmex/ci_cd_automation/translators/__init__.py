@@ -36,4 +36,16 @@ def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
     return result
 
 
-__all__ = ["TARGETS", "Loss", "Rendering", "Target", "render"]
+def fidelity_losses(pipeline: Pipeline, target: Target | str = "all") -> tuple[Loss, ...]:
+    """The losses ``render`` would report, without writing the YAML (cheaper: an audit)."""
+    if target not in (*TARGETS, "all"):
+        raise ValueError(f'unknown target "{target}": use github, gitlab or all')
+    losses: tuple[Loss, ...] = ()
+    if target in ("github", "all"):
+        losses += render_github(pipeline, dump=False).losses
+    if target in ("gitlab", "all"):
+        losses += render_gitlab(pipeline, dump=False).losses
+    return losses
+
+
+__all__ = ["TARGETS", "Loss", "Rendering", "Target", "fidelity_losses", "render"]

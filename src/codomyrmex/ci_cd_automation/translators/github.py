@@ -94,9 +94,11 @@ def workflow_path(pipeline: Pipeline) -> str:
     return f".github/workflows/{pipeline.name}.yml"
 
 
-def render_github(pipeline: Pipeline, source_name: str | None = None) -> Rendering:
+def render_github(
+    pipeline: Pipeline, source_name: str | None = None, *, dump: bool = True
+) -> Rendering:
     """Translate ``pipeline`` into one workflow file and its fidelity losses."""
-    return _GitHubTranslator(pipeline).render(source_name)
+    return _GitHubTranslator(pipeline).render(source_name, dump)
 
 
 def quote_literal(text: str) -> str:
@@ -115,7 +117,7 @@ class _GitHubTranslator:
 
     # --- workflow level ---------------------------------------------------------------
 
-    def render(self, source_name: str | None) -> Rendering:
+    def render(self, source_name: str | None, dump: bool = True) -> Rendering:
         p = self.pipeline
         doc: dict[str, Any] = {"name": p.name, "on": self._on()}
         doc["permissions"] = dict(p.config.permissions)
@@ -124,6 +126,8 @@ class _GitHubTranslator:
         report_other_hatches(p, "gitlab", "GitHub", self.losses)
         if p.config.github:
             doc = deep_merge(doc, p.config.github)
+        if not dump:  # the fidelity report only (cicd audit): no YAML text
+            return Rendering({}, self.losses.items())
         header = generated_header(p.name, source_name, "GitHub Actions")
         return Rendering({workflow_path(p): dump_yaml(doc, header)}, self.losses.items())
 

@@ -179,6 +179,7 @@ class ImportResult:
 
     data: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
+    tree: Any = None  # ruamel's round-trip tree of the workflow (line/column of nodes)
 
 
 def import_github(text: str, name: str) -> ImportResult:
@@ -191,7 +192,7 @@ def import_github(text: str, name: str) -> ImportResult:
     Raises:
         GitHubImportError: the text is not a workflow, or has no neutral form at all.
     """
-    doc = _read_yaml(text, name)
+    doc, tree = _read_yaml(text, name)
     importer = _Importer(doc, name)
     for _ in range(MAX_REPAIRS):
         data = importer.build()
@@ -203,14 +204,15 @@ def import_github(text: str, name: str) -> ImportResult:
                 reason = first.format() if first else str(exc).splitlines()[0]
                 raise GitHubImportError(f"{name}: no valid neutral form: {reason}") from None
             continue
-        return ImportResult(data, importer.final_notes())
+        return ImportResult(data, importer.final_notes(), tree)
     raise GitHubImportError(f"{name}: no valid neutral form after {MAX_REPAIRS} repairs")
 
 
 # --- reading ------------------------------------------------------------------------------
 
 
-def _read_yaml(text: str, name: str) -> dict[str, Any]:
+def _read_yaml(text: str, name: str) -> tuple[dict[str, Any], Any]:
+    """The workflow as plain data, and ruamel's round-trip tree of it (for positions)."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -232,7 +234,7 @@ def _read_yaml(text: str, name: str) -> dict[str, Any]:
         raise GitHubImportError(f'{name}: a workflow needs a non-empty "jobs" mapping')
     if "on" not in data:
         raise GitHubImportError(f'{name}: a workflow needs "on:" (its triggers)')
-    return data
+    return data, tree
 
 
 def _plain(node: Any, budget: list[int]) -> Any:

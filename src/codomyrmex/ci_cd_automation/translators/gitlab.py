@@ -108,9 +108,11 @@ RETRY_WHEN = {
 }
 
 
-def render_gitlab(pipeline: Pipeline, source_name: str | None = None) -> Rendering:
+def render_gitlab(
+    pipeline: Pipeline, source_name: str | None = None, *, dump: bool = True
+) -> Rendering:
     """Translate ``pipeline`` into ``.gitlab-ci.yml`` and its fidelity losses."""
-    return _GitLabTranslator(pipeline).render(source_name)
+    return _GitLabTranslator(pipeline).render(source_name, dump)
 
 
 def glob_regex(pattern: str) -> str:
@@ -197,7 +199,7 @@ class _GitLabTranslator:
         self.resolved = resolve_jobs(pipeline)
         self.jobs = {r.name: r for r in self.resolved}
 
-    def render(self, source_name: str | None) -> Rendering:
+    def render(self, source_name: str | None, dump: bool = True) -> Rendering:
         p = self.pipeline
         doc: dict[str, Any] = {"workflow": {"rules": self._workflow_rules()}}
         doc["stages"] = self._stage_order()
@@ -230,6 +232,8 @@ class _GitLabTranslator:
                     "prelude",
                 )
             doc = deep_merge(doc, p.config.gitlab)
+        if not dump:  # the fidelity report only (cicd audit): no YAML text
+            return Rendering({}, self.losses.items())
         header = generated_header(p.name, source_name, "GitLab CI")
         # GitLab parses .gitlab-ci.yml as YAML 1.1 (Ruby Psych): "on" or "no" are booleans.
         return Rendering({FILE: dump_yaml(doc, header, yaml11=True)}, self.losses.items())

@@ -133,12 +133,15 @@ class ImportResult:
 
     data: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
+    tree: Any = None  # ruamel's round-trip tree of the main file (line/column of nodes)
 
 
 # --- reading YAML ---------------------------------------------------------------------
 
 
-def _parse(text: str, file: str, notes: list[Note] | None = None) -> Any:
+def _parse(
+    text: str, file: str, notes: list[Note] | None = None, trees: list[Any] | None = None
+) -> Any:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     try:
@@ -146,6 +149,8 @@ def _parse(text: str, file: str, notes: list[Note] | None = None) -> Any:
         for node in nodes:
             _last_key_wins(node, file, notes if notes is not None else [], set())
         docs = [yaml.constructor.construct_document(node) for node in nodes]
+        if trees is not None and docs:
+            trees.append(docs[-1])
     except YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
         mark = getattr(exc, "problem_mark", None)
@@ -260,6 +265,7 @@ class _Importer:
         self.space: dict[str, Any] | None = None  # folded triggers
         self.config_variables: set[str] = set()
         self.global_variables: dict[str, Any] = {}
+        self.trees: list[Any] = []  # the main file's round-trip tree, for positions
         self.dotenv: dict[str, list[str]] = {}  # neutral producer job -> its dotenv keys
         self.doc_jobs: set[str] = set()
         self.workflow_rules: list[_Rule] | None = None  # workflow kept, but readable
@@ -418,7 +424,7 @@ class _Importer:
     # the whole file ------------------------------------------------------------------
 
     def run(self, text: str) -> dict[str, Any]:
-        doc = _parse(text, self.file, self.notes)
+        doc = _parse(text, self.file, self.notes, self.trees)
         if doc is None:
             raise self.fail("the file is empty")
         if not isinstance(doc, dict):
@@ -1981,4 +1987,4 @@ def import_gitlab(
         first = str(exc).strip().splitlines()
         reason = first[0] if first else "invalid"
         raise GitLabImportError(name, f"the imported pipeline is not valid: {reason}") from None
-    return ImportResult(data, importer.notes)
+    return ImportResult(data, importer.notes, importer.trees[0] if importer.trees else None)

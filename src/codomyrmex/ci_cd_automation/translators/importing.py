@@ -36,6 +36,9 @@ PROVIDERS: tuple[Provider, ...] = ("github", "gitlab")
 # Top-level keys only a GitLab CI file has (a GitHub workflow has none of them).
 _GITLAB_KEYS = frozenset({"stages", "include", "workflow", "default", "variables", "image"})
 _GITLAB_JOB_KEYS = frozenset({"script", "extends", "trigger", "stage", "before_script"})
+_GITHUB_JOBS = re.compile(r"^jobs:[ \t]*(#.*)?$", re.M)
+_GITHUB_ON = re.compile(r"""^(on|"on"|'on'):""", re.M)
+_GITLAB_TOP = re.compile(r"^(stages|include|workflow|default):|^[ \t]+script:", re.M)
 _INDEX = re.compile(r"\[(\d+)\]")
 _HATCH_COMMENT = {
     "github": "kept verbatim for GitHub: no neutral form (see the notes above)",
@@ -136,7 +139,7 @@ def import_text(
     except ValueError as exc:  # the readers validate; this is a guard, not a path
         first = str(exc).strip().splitlines()[0]
         raise PipelineImportError(f"{name}: the imported pipeline is not valid: {first}") from None
-    positions = _Positions(text)
+    positions = _Positions(text, result.tree)
     renames = _renames(raw_notes)
     notes = sorted(
         (
@@ -172,6 +175,11 @@ def detect_provider(text: str, name: str = "<text>") -> Provider:
     if ".github" in pure.parts and "workflows" in pure.parts:
         return "github"
     if pure.name.endswith(".gitlab-ci.yml") or ".gitlab" in pure.parts:
+        return "gitlab"
+    # Most files tell by their top-level keys; reading the whole document is the fallback.
+    if _GITHUB_JOBS.search(text) and _GITHUB_ON.search(text):
+        return "github"
+    if not _GITHUB_JOBS.search(text) and _GITLAB_TOP.search(text):
         return "gitlab"
     doc = _top_level(text, name)
     if isinstance(doc, dict):
@@ -287,10 +295,10 @@ def _top_level(text: str, name: str) -> Any:
 class _Positions:
     """Line and column of native paths in the original text (parsed on first use)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tree: Any = None) -> None:
         self._text = text
-        self._tree: Any = None
-        self._parsed = False
+        self._tree: Any = tree  # the reader's own tree, when it kept one
+        self._parsed = tree is not None
 
     def find(self, keys: tuple[Any, ...]) -> tuple[int, int] | None:
         if not self._parsed:
