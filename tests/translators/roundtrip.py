@@ -180,6 +180,17 @@ GITLAB_GLOBAL_KEYS = frozenset(
 ) - {"pages:deploy"}
 GITLAB_DEFAULT_STAGES = ["build", "test", "deploy"]
 _PRELUDE_LINES = _lines(PRELUDE)
+# The importer writes GitLab's predefined facts as the neutral ones, which the generated
+# file sets from them (variables: CICD_SHA: $CI_COMMIT_SHA...): read them back.
+_GITLAB_FACTS = {"CICD_SHA": "CI_COMMIT_SHA", "CICD_RUN_ID": "CI_PIPELINE_ID"}
+_GITLAB_FACTS["CICD_WORKSPACE"] = "CI_PROJECT_DIR"
+_GITLAB_FACT = re.compile(r"\$(\{?)(CICD_SHA|CICD_RUN_ID|CICD_WORKSPACE)(?!\w)")
+
+
+def _gitlab_fact(m: re.Match[str]) -> str:
+    return "$" + m.group(1) + _GITLAB_FACTS[m.group(2)]
+
+
 _GENERATED_LINE = re.compile(r"^(CICD_OUTPUT=\"\$\(mktemp\)\"|printf 'CICD_NEEDS_\w+=%s\\n' .*)$")
 
 # Simulated events: the variables GitLab sets for each (predefined CI/CD variables).
@@ -555,6 +566,7 @@ def _gitlab_form(gl: _GitLabDoc, renames: Mapping[str, str], generated: bool) ->
             lines = lines[len(_PRELUDE_LINES) :]
         lines += _lines(_flat(job.get("script"))) + _lines(_flat(job.get("after_script")))
         if generated:
+            lines = [_GITLAB_FACT.sub(_gitlab_fact, ln) for ln in lines]
             lines = [ln for ln in lines if not _GENERATED_LINE.match(ln)]
         scripts[key] = lines
         matrices[key] = _gitlab_matrix(job.get("parallel"))

@@ -640,3 +640,18 @@ def test_a_dotenv_file_written_in_unknown_ways_stays_in_the_hatch() -> None:
     jobs = _jobs(_import(text))
     assert "outputs" not in jobs["make"]
     assert jobs["make"]["gitlab"] == {"artifacts": {"reports": {"dotenv": "build.env"}}}
+
+
+def test_predefined_variables_become_the_neutral_facts_or_a_note() -> None:
+    text = (
+        "j:\n  script:\n"
+        "    - echo $CI_COMMIT_SHA ${CI_PIPELINE_ID} '$CI_COMMIT_SHA' $CI_PROJECT_DIR/x\n"
+        "    - docker push $CI_REGISTRY_IMAGE\n"
+    )
+    r = _import(text)
+    assert _jobs(r)["j"]["steps"][1]["run"] == (
+        "echo $CICD_SHA ${CICD_RUN_ID} '$CI_COMMIT_SHA' $CICD_WORKSPACE/x\n"
+        "docker push $CI_REGISTRY_IMAGE"
+    )
+    notes = [message for _, message, rule in r.notes if rule == "gitlab-variables"]
+    assert notes and "(CI_REGISTRY_IMAGE)" in notes[0]

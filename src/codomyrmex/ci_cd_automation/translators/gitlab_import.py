@@ -786,6 +786,7 @@ class _Importer:
         before = [str(x) for x in _flatten(job.pop("before_script", None) or [])]
         script = [str(x) for x in _flatten(job.pop("script", None) or job.pop("run", []))]
         lines = [line for line in before + script if line.strip()]
+        lines = self.predefined(lines, path)
         if not lines:
             raise self.fail(f'job "{key}" has an empty script')
         out["steps"] = [{"run": "\n".join(lines)}]
@@ -901,6 +902,35 @@ class _Importer:
         except _Unsupported:
             return True
         return any(_outcome(self.workflow_rules, env) is not None for env in envs)
+
+    def predefined(self, lines: list[str], path: tuple[Any, ...]) -> list[str]:
+        """GitLab's predefined variables in a script, as the neutral facts where exact.
+
+        ``$CI_COMMIT_SHA``, ``$CI_PIPELINE_ID`` and ``$CI_PROJECT_DIR`` become ``$CICD_SHA``,
+        ``$CICD_RUN_ID`` and ``$CICD_WORKSPACE``, which every backend sets (GitLab: from
+        those very variables). Text in single quotes is the shell's literal and stays. Any
+        other ``CI_*``/``GITLAB_*`` variable has no neutral meaning: it is noted, since on
+        another provider it is empty.
+        """
+        out = [_rewrite_unquoted(line, _PREDEFINED_RE, _predefined_sub) for line in lines]
+        others = sorted(
+            {
+                m.group(1) or m.group(2)
+                for line in out
+                for part in re.split(r"'[^']*'", line)
+                for m in _GITLAB_VAR_RE.finditer(part)
+                if (m.group(1) or m.group(2)) not in self.config_variables
+            }
+        )
+        if others:
+            shown = ", ".join(others[:6]) + (", ..." if len(others) > 6 else "")
+            self.note(
+                (*path, "script"),
+                f"the script reads GitLab's predefined variables ({shown}), which other "
+                "providers do not set",
+                "gitlab-variables",
+            )
+        return out
 
     def dotenv_outputs(
         self, job: dict[str, Any], lines: list[str], out: dict[str, Any], path: tuple[Any, ...]
@@ -1877,6 +1907,28 @@ _DOTENV_WRITE = re.compile(
     r"""^\s*(?:echo|printf)\s+(?P<q>["']?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)=[^"'>]*(?P=q)"""
     r"""(?:\s+|\\n)*\s*>>?\s*["']?(?P<file>[^\s"';&|]+)["']?\s*$"""
 )
+
+
+# GitLab predefined variables with an exact neutral fact (the CICD_* environment).
+_PREDEFINED = {"CI_COMMIT_SHA": "CICD_SHA", "CI_PIPELINE_ID": "CICD_RUN_ID"}
+_PREDEFINED["CI_PROJECT_DIR"] = "CICD_WORKSPACE"
+_PREDEFINED_RE = re.compile(
+    r"\$(?:\{(" + "|".join(_PREDEFINED) + r")\}|(" + "|".join(_PREDEFINED) + r")(?!\w))"
+)
+_GITLAB_VAR_RE = re.compile(r"\$(?:\{((?:CI|GITLAB)_\w+)\}|((?:CI|GITLAB)_\w+))")
+
+
+def _predefined_sub(m: re.Match[str]) -> str:
+    name = m.group(1) or m.group(2)
+    return "${" + _PREDEFINED[name] + "}" if m.group(1) else "$" + _PREDEFINED[name]
+
+
+def _rewrite_unquoted(
+    line: str, pattern: re.Pattern[str], sub: Callable[[re.Match[str]], str]
+) -> str:
+    """``pattern`` replaced by ``sub`` outside single-quoted shell text."""
+    parts = re.split(r"('[^']*')", line)
+    return "".join(p if p.startswith("'") else pattern.sub(sub, p) for p in parts)
 
 
 def _dotenv_keys(lines: list[str], file: str) -> list[str]:
