@@ -782,6 +782,15 @@ def _expressions(text: str, axes: Mapping[str, str], generated: bool) -> str:
     return text
 
 
+_GITHUB_FACTS = {
+    "CICD_OUTPUT": "GITHUB_OUTPUT",
+    "CICD_SHA": "GITHUB_SHA",
+    "CICD_REF": "GITHUB_REF",
+    "CICD_RUN_ID": "GITHUB_RUN_ID",
+    "CICD_WORKSPACE": "GITHUB_WORKSPACE",
+}
+
+
 def _run_text(text: str, env: Mapping[str, str], axes: Mapping[str, str], generated: bool) -> str:
     """A run script with templates read the same way on both sides.
 
@@ -799,8 +808,9 @@ def _run_text(text: str, env: Mapping[str, str], axes: Mapping[str, str], genera
         # script's own variable that shadows an env entry of the same name.
         if m.group(1) and value is not None and _EXPR.fullmatch(value):
             return _expressions(value, axes, generated)
-        if name == "CICD_OUTPUT":
-            name = "GITHUB_OUTPUT"
+        # The importer writes GitHub's own variables as the neutral facts, which the
+        # generated workflow sets from them (CICD_SHA: ${{ github.sha }}...): read them back.
+        name = _GITHUB_FACTS.get(name, name)
         return "$" + name if m.group(2) or not _word_follows(m) else "${" + name + "}"
 
     return _SHELL_VAR.sub(var, text)

@@ -725,3 +725,15 @@ jobs:
     # With some Windows runners in a matrix there is no neutral form; a note says so.
     assert mixed["steps"] == [{"run": "make"}]
     assert _note(result, "jobs.mixed", "windows-default-shell")
+
+
+def test_runner_variables_become_the_neutral_facts_or_a_note() -> None:
+    text = (
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo $GITHUB_SHA ${GITHUB_REF} '$GITHUB_SHA' $RUNNER_TEMP\n"
+    )
+    result = import_github(text, "ci.yml")
+    step = result.data["stages"][0]["jobs"][0]["steps"][0]
+    assert step["run"] == "echo $CICD_SHA ${CICD_REF} '$GITHUB_SHA' $RUNNER_TEMP"
+    notes = [n for n in result.notes if n.rule == "github-variables"]
+    assert notes and "(RUNNER_TEMP)" in notes[0].message

@@ -66,8 +66,25 @@ from ..model.pipeline import (
     PermissionScope,
     cron_problem,
 )
+from .shell import rewrite_unquoted
 
 STAGE = "jobs"
+# GitHub default environment variables with an exact neutral fact (the CICD_* environment).
+_RUNNER_FACTS = {
+    "GITHUB_SHA": "CICD_SHA",
+    "GITHUB_REF": "CICD_REF",
+    "GITHUB_RUN_ID": "CICD_RUN_ID",
+    "GITHUB_WORKSPACE": "CICD_WORKSPACE",
+}
+_RUNNER_FACT_RE = re.compile(r"\$(\{?)(" + "|".join(_RUNNER_FACTS) + r")(?!\w)(\}?)")
+_RUNNER_VAR_RE = re.compile(r"\$\{?((?:GITHUB|RUNNER)_\w+)")
+_NOTED_ELSEWHERE = frozenset({"GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"})
+
+
+def _runner_fact(m: re.Match[str]) -> str:
+    return "$" + m.group(1) + _RUNNER_FACTS[m.group(2)] + m.group(3)
+
+
 MAX_NODES = 200_000
 MAX_REPAIRS = 50
 _TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -295,6 +312,36 @@ class _Importer:
         self.renames = self._job_names()
 
     # --- notes ------------------------------------------------------------------------
+
+    def runner_facts(self, script: str, path: str) -> str:
+        """GitHub's default environment variables in a script, as the neutral facts.
+
+        ``$GITHUB_SHA``, ``$GITHUB_REF``, ``$GITHUB_RUN_ID`` and ``$GITHUB_WORKSPACE`` become
+        ``$CICD_SHA``, ``$CICD_REF``, ``$CICD_RUN_ID`` and ``$CICD_WORKSPACE``, which every
+        backend sets (GitHub: from those very values). Single-quoted text stays literal.
+        Other ``GITHUB_*``/``RUNNER_*`` variables are noted: other providers leave them
+        empty (``GITHUB_OUTPUT``/``ENV``/``PATH``/``STEP_SUMMARY`` have their own notes).
+        """
+        lines = [
+            rewrite_unquoted(line, _RUNNER_FACT_RE, _runner_fact) for line in script.split("\n")
+        ]
+        others = sorted(
+            {
+                m.group(1)
+                for line in lines
+                for part in re.split(r"'[^']*'", line)
+                for m in _RUNNER_VAR_RE.finditer(part)
+                if m.group(1) not in _NOTED_ELSEWHERE
+            }
+        )
+        if others:
+            self.note(
+                path,
+                f"the script reads GitHub's runner variables ({', '.join(others)}), which "
+                "other providers do not set",
+                "github-variables",
+            )
+        return "\n".join(lines)
 
     def note(self, path: str, message: str, rule: str) -> None:
         self.notes.setdefault((path, rule), Note(path, message, rule))
@@ -1161,6 +1208,7 @@ class _StepBuild:
                         f"{self.path}.run", f"script writes ${var}, which only GitHub reads", var
                     )
             rewritten = re.sub(r"\$\{?GITHUB_OUTPUT\}?", "$CICD_OUTPUT", script)
+            rewritten = self.imp.runner_facts(rewritten, f"{self.path}.run")
             neutral_script, why, _rule = self.translate(rewritten, ("run",), "step-run")
             if neutral_script is None:
                 reasons.append(why)

@@ -76,6 +76,7 @@ from ..model.pipeline import (
 )
 from .gitlab import PRELUDE, RETRY_WHEN, glob_regex
 from .merge import deep_merge
+from .shell import rewrite_unquoted
 
 Note = tuple[tuple[Any, ...], str, str]
 
@@ -912,7 +913,7 @@ class _Importer:
         other ``CI_*``/``GITLAB_*`` variable has no neutral meaning: it is noted, since on
         another provider it is empty.
         """
-        out = [_rewrite_unquoted(line, _PREDEFINED_RE, _predefined_sub) for line in lines]
+        out = [rewrite_unquoted(line, _PREDEFINED_RE, _predefined_sub) for line in lines]
         others = sorted(
             {
                 m.group(1) or m.group(2)
@@ -1921,14 +1922,6 @@ _GITLAB_VAR_RE = re.compile(r"\$(?:\{((?:CI|GITLAB)_\w+)\}|((?:CI|GITLAB)_\w+))"
 def _predefined_sub(m: re.Match[str]) -> str:
     name = m.group(1) or m.group(2)
     return "${" + _PREDEFINED[name] + "}" if m.group(1) else "$" + _PREDEFINED[name]
-
-
-def _rewrite_unquoted(
-    line: str, pattern: re.Pattern[str], sub: Callable[[re.Match[str]], str]
-) -> str:
-    """``pattern`` replaced by ``sub`` outside single-quoted shell text."""
-    parts = re.split(r"('[^']*')", line)
-    return "".join(p if p.startswith("'") else pattern.sub(sub, p) for p in parts)
 
 
 def _dotenv_keys(lines: list[str], file: str) -> list[str]:

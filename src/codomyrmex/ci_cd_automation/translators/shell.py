@@ -186,3 +186,12 @@ def rewrite_for_shell(text: str, shell: str | None) -> tuple[str, list[Expr]]:
     if shell == "pwsh":
         return rewrite_script(text, lambda e: "env:" + script_var(e))
     return rewrite_script(text)
+
+
+def rewrite_unquoted(
+    line: str, pattern: re.Pattern[str], sub: Callable[[re.Match[str]], str]
+) -> str:
+    """``line`` with ``pattern`` replaced by ``sub`` outside single-quoted text (which the
+    shell takes literally: ``'$CI_COMMIT_SHA'`` is those characters, not a variable)."""
+    parts = re.split(r"('[^']*')", line)
+    return "".join(p if p.startswith("'") else pattern.sub(sub, p) for p in parts)
