@@ -1,4 +1,4 @@
-"""Native GitHub Actions workflow -> neutral pipeline file data (issue 3, first part).
+"""Native GitHub Actions workflow -> neutral pipeline file data (issue 3).
 
 What this module owns: reading one workflow file (ruamel round-trip, so anchors and aliases
 resolve and every node keeps its line) and producing the plain data of a neutral pipeline
@@ -30,8 +30,10 @@ exactly. Invariants:
   ``env``, ``secrets``, ``inputs``, ``needs``/``steps`` outputs, ``github.sha|ref|run_id|
   workspace`` -> ``ci.*``, ``hashFiles`` -> ``hash``); anything else makes its field
   untranslatable. ``$GITHUB_OUTPUT`` in scripts becomes ``$CICD_OUTPUT`` (the generator
-  exports one as the other). Values kept in hatches have renamed matrix axes and job ids
-  written anew, so they still mean the same on GitHub.
+  exports one as the other), ``$GITHUB_SHA|REF|RUN_ID|WORKSPACE`` the neutral ``$CICD_*``
+  facts; other runner variables are noted (other providers leave them empty). Values kept
+  in hatches have renamed matrix axes and job ids written anew, so they still mean the same
+  on GitHub.
 * ``defaults.run`` (workflow, then job) becomes each run step's ``shell`` and
   ``working_directory``; a step without a shell on a Windows-only job gets ``pwsh``,
   GitHub's default there. ``bash -el {0}``-style shells are neutral ``bash`` with the exact
@@ -45,6 +47,8 @@ exactly. Invariants:
 * ``concurrency``, ``run-name`` and the workflow's display ``name`` are kept in
   ``config.github`` (``concurrency`` also in a job's hatch) with a note: GitLab has no
   equivalent of concurrency, and its ``workflow:name`` (nearest to run-name) is not generated.
+* When no event has a neutral trigger (``workflow_call`` only...), the neutral triggers stay
+  empty and the events live in ``config.github.on``; GitLab then never starts the pipeline.
 """
 
 from __future__ import annotations

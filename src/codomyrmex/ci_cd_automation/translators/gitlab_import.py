@@ -48,9 +48,16 @@ Invariants:
 * ``artifacts:reports:dotenv`` becomes job ``outputs`` when the script's writes to the file
   are plain ``KEY=`` lines (see ``dotenv_outputs``); the jobs that receive the artifacts get
   the keys in their env. Otherwise the report stays in the escape hatch.
+* A file without ``workflow:rules`` runs for every pipeline source: kept for GitLab as
+  ``workflow:rules [when: always]`` (merge requests excluded when no job asks for them), with
+  push and manual as the neutral triggers. Jobs GitLab clones for get a checkout step.
+* ``$CI_COMMIT_SHA``, ``$CI_PIPELINE_ID`` and ``$CI_PROJECT_DIR`` in scripts become the
+  neutral ``$CICD_*`` facts; other predefined variables are noted (empty elsewhere).
 
-Not built yet (issue 3): a ``when`` on pipelines the neutral triggers do not start (schedules,
-web-only) is not checked; ``needs:artifacts: false`` and ``optional`` are dropped with a note.
+Limits (each noted on import): when workflow:rules fold into neutral triggers, a job's
+``when`` is checked only on the pipelines those triggers start; ``needs:artifacts: false``
+and ``optional`` are dropped; a later-stage job that GitLab runs although an earlier job was
+left out by rules is, in the model, skipped with it, so it gets that job's conditions.
 """
 
 from __future__ import annotations
