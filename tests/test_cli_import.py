@@ -93,6 +93,7 @@ def test_translate_gitlab_to_github_writes_the_workflow_and_reports_losses(
     workflows = list((out / ".github" / "workflows").glob("*.yml"))
     assert len(workflows) == 1
     assert "after_script" in err and "[after-script]" in err
+    assert "[gitlab-only]" not in err  # the import note already names the hatch's content
     assert "-> github: " in err and "did not carry over exactly" in err
     # --strict turns any loss into exit 1; nothing else changes.
     assert main(["translate", str(gitlab_file), "--to", "github", "--strict"]) == 1
