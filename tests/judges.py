@@ -301,6 +301,28 @@ def check_gitlab_schema(path: str | Path, *, timeout: float = STATIC_TIMEOUT) ->
 _EMPTY_ACTIONLINT_CONFIG = "# judges: no project config\n{}\n"
 
 
+def _run_actionlint(
+    files: Sequence[Path], config_file: str | Path | None, timeout: float, *fmt: str
+) -> _Proc:
+    """One actionlint run with shellcheck on ``run:`` scripts and pyflakes off.
+
+    The file need not sit in ``.github/workflows``.  actionlint would pick up
+    ``.github/actionlint.yaml`` of the enclosing git repo; an explicit empty
+    config is passed instead unless *config_file* is given.
+    """
+    exe = _require("actionlint")
+    shellcheck = _require("shellcheck")  # actionlint silently skips it if absent
+    with tempfile.TemporaryDirectory(prefix="judge-actionlint-") as tmp:
+        cfg = Path(config_file) if config_file is not None else Path(tmp) / "actionlint.yaml"
+        if config_file is None:
+            cfg.write_text(_EMPTY_ACTIONLINT_CONFIG)
+        args = ["-no-color", *fmt, "-shellcheck", shellcheck, "-pyflakes=", "-config-file"]
+        res = _run([exe, *args, str(cfg), *map(str, files)], timeout=timeout)
+    if 'Rule "shellcheck" was disabled' in res.stderr:
+        raise AssertionError(f"actionlint could not run shellcheck\n{res.output}")
+    return res
+
+
 def check_actionlint(
     path: str | Path,
     *,
@@ -315,31 +337,7 @@ def check_actionlint(
     disabled (``shell: python`` steps are not linted) so results do not depend
     on whether pyflakes happens to be installed.
     """
-    exe = _require("actionlint")
-    shellcheck = _require("shellcheck")  # actionlint silently skips it if absent
-    files = _workflow_files(path)
-    with tempfile.TemporaryDirectory(prefix="judge-actionlint-") as tmp:
-        if config_file is None:
-            cfg = Path(tmp) / "actionlint.yaml"
-            cfg.write_text(_EMPTY_ACTIONLINT_CONFIG)
-        else:
-            cfg = Path(config_file)
-        res = _run(
-            [
-                exe,
-                "-no-color",
-                "-verbose",
-                "-shellcheck",
-                shellcheck,
-                "-pyflakes=",
-                "-config-file",
-                str(cfg),
-                *map(str, files),
-            ],
-            timeout=timeout,
-        )
-    if 'Rule "shellcheck" was disabled' in res.stderr:
-        raise AssertionError(f"actionlint could not run shellcheck\n{res.output}")
+    res = _run_actionlint(_workflow_files(path), config_file, timeout, "-verbose")
     # 0: clean, 1: problems found, 2: bad command line, 3: fatal error
     if res.returncode != 0:
         raise AssertionError(f"actionlint found problems\n{res.output}")
@@ -819,44 +817,20 @@ def findings_actionlint(
     timeout: float = STATIC_TIMEOUT,
 ) -> list[Finding]:
     """Batch actionlint (with shellcheck, as :func:`check_actionlint`), findings as JSON."""
-    exe = _require("actionlint")
-    shellcheck = _require("shellcheck")
     out: list[Finding] = []
-    with tempfile.TemporaryDirectory(prefix="judge-actionlint-") as tmp:
-        if config_file is None:
-            cfg = Path(tmp) / "actionlint.yaml"
-            cfg.write_text(_EMPTY_ACTIONLINT_CONFIG)
-        else:
-            cfg = Path(config_file)
-        for batch in _batches(files, 100):
-            res = _run(
-                [
-                    exe,
-                    "-no-color",
-                    "-format",
-                    "{{json .}}",
-                    "-shellcheck",
-                    shellcheck,
-                    "-pyflakes=",
-                    "-config-file",
-                    str(cfg),
-                    *map(str, batch),
-                ],
-                timeout=timeout,
-            )
-            if 'Rule "shellcheck" was disabled' in res.stderr:
-                raise AssertionError(f"actionlint could not run shellcheck\n{res.output}")
-            if res.returncode not in (0, 1):
-                raise AssertionError(f"actionlint failed\n{res.output}")
-            if res.returncode == 0:
-                continue
-            try:
-                errors = json.loads(res.stdout)
-            except json.JSONDecodeError:
-                raise AssertionError(f"actionlint printed no JSON\n{res.output}") from None
-            for err in errors:
-                message = f"{err['line']}:{err['column']}: {err['message']}"
-                out.append(Finding(_given(batch, err["filepath"]), err["kind"], message))
+    for batch in _batches(files, 100):
+        res = _run_actionlint(batch, config_file, timeout, "-format", "{{json .}}")
+        if res.returncode not in (0, 1):
+            raise AssertionError(f"actionlint failed\n{res.output}")
+        if res.returncode == 0:
+            continue
+        try:
+            errors = json.loads(res.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"actionlint printed no JSON\n{res.output}") from None
+        for err in errors:
+            message = f"{err['line']}:{err['column']}: {err['message']}"
+            out.append(Finding(_given(batch, err["filepath"]), err["kind"], message))
     return out
 
 
