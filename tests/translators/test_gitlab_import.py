@@ -655,3 +655,19 @@ def test_predefined_variables_become_the_neutral_facts_or_a_note() -> None:
     )
     notes = [message for _, message, rule in r.notes if rule == "gitlab-variables"]
     assert notes and "(CI_REGISTRY_IMAGE)" in notes[0]
+
+
+def test_a_stage_ordered_job_behind_a_conditional_job_is_noted() -> None:
+    text = (
+        "stages: [build, test]\n"
+        "docs:\n  stage: build\n  script: [make docs]\n"
+        '  rules: [{if: $CI_COMMIT_BRANCH == "main"}]\n'
+        "build:\n  stage: build\n  script: [make]\n"
+        "unit:\n  stage: test\n  script: [make test]\n"
+        "lint:\n  stage: test\n  script: [make lint]\n"
+        '  rules: [{if: $CI_COMMIT_BRANCH == "main"}]\n'
+    )
+    notes = [n for n in _import(text).notes if n[2] == "stage-conditional"]
+    # unit runs on every branch in GitLab although docs does not; lint shares docs' rule.
+    assert [n[0] for n in notes] == [("unit",)]
+    assert '"docs"' in notes[0][1]

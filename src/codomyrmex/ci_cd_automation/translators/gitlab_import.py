@@ -607,12 +607,54 @@ class _Importer:
             del config["variables"]
         self.verbatim_jobs_follow(names, stage_names, stage_ids, jobs, stages)
         self.consume_dotenv(stages)
+        self.note_conditional_upstream(stages, jobs, names)
         if self.hatch:
             config["gitlab"] = self.hatch
         data: dict[str, Any] = {"name": self.pipeline_name(), "stages": stages}
         if config:
             data["config"] = config
         return data
+
+    def note_conditional_upstream(
+        self,
+        stages: list[dict[str, Any]],
+        raw_jobs: dict[str, list[tuple[str, dict[str, Any]]]],
+        names: dict[str, str],
+    ) -> None:
+        """Note the jobs whose stage-order dependencies may be left out of the pipeline.
+
+        A GitLab job without ``needs`` waits for the earlier stages' jobs *that are in the
+        pipeline*: one its rules leave out does not hold it back. The neutral model has no
+        optional dependency, so the imported job depends on that job and is skipped with it
+        (and the GitLab generator gives it that job's conditions). Said once per job.
+        """
+        ordered = {names[k] for st in raw_jobs.values() for k, raw in st if "needs" not in raw}
+        native = {v: k for k, v in names.items()}
+        by_name = {job["name"]: job for st in stages for job in st["jobs"]}
+        condition = {name: _condition_of(job) for name, job in by_name.items()}
+        for st in stages:
+            earlier = set(st.get("dependencies", []))
+            stage_jobs = [n for s2 in stages if s2["name"] in earlier for n in _names(s2)]
+            for job in st["jobs"]:
+                name = job["name"]
+                if name not in ordered:
+                    continue
+                upstream = job.get("needs") or stage_jobs
+                risky = [
+                    u
+                    for u in upstream
+                    if isinstance(u, str) and condition.get(u) and condition[u] != condition[name]
+                ]
+                if risky:
+                    shown = ", ".join(f'"{native.get(u, u)}"' for u in risky[:3])
+                    more = f" and {len(risky) - 3} more" if len(risky) > 3 else ""
+                    self.note(
+                        (native.get(name, name),),
+                        f"GitLab runs this job also when {shown}{more} (earlier stages, with "
+                        "rules of their own) are left out of the pipeline; the model has no "
+                        "optional dependency, so here it is skipped with them",
+                        "stage-conditional",
+                    )
 
     def consume_dotenv(self, stages: list[dict[str, Any]]) -> None:
         """Give each dotenv key to the jobs that receive the producer's artifacts.
@@ -1949,6 +1991,18 @@ def _sh_word(text: str) -> str:
     return (
         text if re.fullmatch(r"[A-Za-z0-9_./-]+", text) else "'" + text.replace("'", "'\\''") + "'"
     )
+
+
+def _names(stage: dict[str, Any]) -> list[str]:
+    return [job["name"] for job in stage["jobs"]]
+
+
+def _condition_of(job: dict[str, Any]) -> str:
+    """A job's run condition as text ('' when it runs whenever the pipeline runs)."""
+    when = {k: v for k, v in (job.get("when") or {}).items() if k != "status"}
+    hatch = job.get("gitlab") or {}
+    native = {k: hatch[k] for k in ("rules", "only", "except") if k in hatch}
+    return repr((sorted(when.items()), sorted(native.items()))) if when or native else ""
 
 
 def _renamed(entry: Any, names: dict[str, str]) -> Any:
