@@ -191,7 +191,12 @@ def _gitlab_fact(m: re.Match[str]) -> str:
     return "$" + m.group(1) + _GITLAB_FACTS[m.group(2)]
 
 
-_GENERATED_LINE = re.compile(r"^(CICD_OUTPUT=\"\$\(mktemp\)\"|printf 'CICD_NEEDS_\w+=%s\\n' .*)$")
+# Lines the generator writes around outputs; the last one is the importer's dotenv step
+# (a dotenv report's file appended to $CICD_OUTPUT, see gitlab_import.dotenv_outputs).
+_GENERATED_LINE = re.compile(
+    r"^(CICD_OUTPUT=\"\$\(mktemp\)\"|printf 'CICD_NEEDS_\w+=%s\\n' .*"
+    r"|CICD_STEPS_\w+=.*; export CICD_STEPS_\w+|cat \S+ >> \"\$CICD_OUTPUT\")$"
+)
 
 # Simulated events: the variables GitLab sets for each (predefined CI/CD variables).
 _MAIN = {"CI_DEFAULT_BRANCH": "main", "CI_PROJECT_PATH": "group/project"}

@@ -271,7 +271,7 @@ def test_github_expressions(expression: str, status: str, expected: bool) -> Non
 # Measured when this test was written: GitHub 80 of 80 importable files exact, GitLab 9 of
 # 36. The floors leave room for files that start to import (and are not exact yet); raise
 # them when the importers and generators improve, never lower them to make the test pass.
-FLOOR = {"github": 0.95, "gitlab": 0.70}
+FLOOR = {"github": 0.95, "gitlab": 0.75}
 # Files whose round trip was exact then: each must stay exact.
 EXACT: dict[str, frozenset[str]] = {
     "github": frozenset(
@@ -383,6 +383,7 @@ EXACT: dict[str, frozenset[str]] = {
             "gitlab/gitlabhq__gitlab-runner__.gitlab__ci__test.gitlab-ci.yml",
             "gitlab/gitlabhq__gitlab-shell__.gitlab-ci.yml",
             "gitlab/gitlabhq__omnibus-gitlab__.gitlab-ci.yml",
+            "gitlab/gitlabhq__orbit-knowledge-graph__.gitlab-ci.yml",
             "gitlab/gnutls__gnutls__.gitlab-ci.yml",
             "gitlab/python-gitlab__python-gitlab__.gitlab-ci.yml",
             "gitlab/redox-os__redox__.gitlab-ci.yml",

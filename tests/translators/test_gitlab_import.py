@@ -671,3 +671,20 @@ def test_a_stage_ordered_job_behind_a_conditional_job_is_noted() -> None:
     # unit runs on every branch in GitLab although docs does not; lint shares docs' rule.
     assert [n[0] for n in notes] == [("unit",)]
     assert '"docs"' in notes[0][1]
+
+
+def test_an_unreadable_workflow_leaves_every_pipeline_possible_when_folding() -> None:
+    # The regex makes workflow:rules unreadable here; the job's project guard must then be
+    # checked on merge request pipelines too, where it decides (it was folded away once).
+    text = (
+        'variables: {CANONICAL: "1"}\n'
+        "workflow:\n  rules:\n"
+        "    - if: $CI_COMMIT_TITLE =~ /^chore\\(release\\)/\n      when: never\n"
+        "    - if: $CI_PIPELINE_SOURCE == 'merge_request_event'\n"
+        "b:\n  script: [x]\n  rules:\n"
+        "    - if: $CI_PROJECT_ID != $CANONICAL\n      when: never\n"
+        "    - if: $CI_PIPELINE_SOURCE == 'merge_request_event'\n"
+    )
+    job = _jobs(_import(text))["b"]
+    assert "when" not in job
+    assert job["gitlab"]["rules"][0] == {"if": "$CI_PROJECT_ID != $CANONICAL", "when": "never"}

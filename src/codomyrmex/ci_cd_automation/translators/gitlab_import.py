@@ -1322,7 +1322,9 @@ class _Importer:
             return _triggers_hold(self.space, env)
         if self.workflow_rules is not None:
             return _outcome(self.workflow_rules, env) is not None
-        return bool(env[_SOURCE] == "push")  # the default neutral trigger
+        # workflow:rules kept verbatim but unreadable here (a regex, say): any pipeline may
+        # run, so a job's condition must be exact on all of them.
+        return True
 
     def fold_rules(self, raw: Any) -> dict[str, Any] | None:
         """A job's ``rules`` as one neutral ``when`` when exact; None otherwise."""
