@@ -1,0 +1,953 @@
+"""The SQLite store of pipelines, runs, job runs, attempts, deployments and the audit log.
+
+What this module owns: the database file (``.cicd/state.db`` by default, any path may be
+given), its schema and the migrations between schema versions, and a small typed API over
+it: dataclasses in, dataclasses out. The local runner writes every run, job instance and
+attempt here as it happens; the provider backends write the normalised runs they pull; the
+monitoring, reports and deployments read it back. Nothing outside this module writes SQL.
+
+Invariants:
+
+* **Never a secret value.** The API has no field for one: secrets are known by name only,
+  and masking output is the runner's job before a log path or a message reaches the store.
+  Audit details must hold names and facts, never values; keys that can only mean a credential
+  (``token``, ``password``, ``authorization``, ...) are refused.
+* **Every write is its own short transaction** (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a run
+  that is killed between two writes leaves a consistent record: every row it wrote is
+  complete, and ``mark_interrupted`` later turns whatever was still queued or running into
+  ``cancelled``.
+* **WAL journal, foreign keys on, a busy timeout.** Readers do not block the writer; several
+  processes (a runner and ``cicd status``) may open one file. Within a process, one ``Store``
+  holds one connection guarded by a lock, so threads may share it; separate ``Store`` objects
+  on the same file wait for each other through SQLite's busy timeout (opening a new file,
+  whose switch to WAL SQLite does not retry, is retried here up to the same timeout).
+* **Versioned schema, migrations in code.** ``PRAGMA user_version`` is the schema version.
+  ``_MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``; pending migrations run in
+  order inside one transaction that also sets the version, so a failed migration leaves the
+  file as it was. Migrations are append-only: a released one is never edited. A database whose
+  version is newer than this module knows is refused, never written.
+* **Times are aware datetimes**, stored as UTC ISO 8601 text with microseconds (so text order
+  is time order). The clock is injectable; durations come from the caller when it measured
+  them with a monotonic clock, else from the two timestamps.
+* ``sqlite3`` errors do not leak: they are translated at this module's boundary into
+  ``CICDError`` with the database path and the operation in the message.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from .errors import CICDError
+
+__all__ = [
+    "DEFAULT_PATH",
+    "SCHEMA_VERSION",
+    "AttemptRecord",
+    "AuditEntry",
+    "JobRunRecord",
+    "NewAttempt",
+    "NewJob",
+    "NewRun",
+    "PipelineRecord",
+    "Provider",
+    "RunFilter",
+    "RunRecord",
+    "Status",
+    "Store",
+    "open_store",
+]
+
+Provider = Literal["local", "github", "gitlab"]
+Status = Literal["queued", "running", "success", "failed", "cancelled", "skipped"]
+DeploymentStatus = Literal["pending", "in_progress", "completed", "failed", "rolled_back"]
+
+DEFAULT_PATH = Path(".cicd") / "state.db"
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
+_OPEN: tuple[Status, ...] = ("queued", "running")
+_FORBIDDEN_AUDIT_KEYS = frozenset(
+    {
+        "token",
+        "password",
+        "passwd",
+        "secret",
+        "secret_value",
+        "authorization",
+        "private-token",
+        "private_token",
+        "api_key",
+        "apikey",
+    }
+)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+# The value lists of the CHECK constraints are spelled out, not derived from the Literal types:
+# a released migration must not change when a type gains a value (that takes a new migration).
+
+# Version 1: what the local runner (issue #4) writes.
+_V1: tuple[str, ...] = (
+    """CREATE TABLE pipelines (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        content_hash TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        UNIQUE (name, content_hash)
+    )""",
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
+        provider TEXT NOT NULL CHECK (provider IN ('local', 'github', 'gitlab')),
+        provider_run_id TEXT,
+        event TEXT,
+        ref TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'running', 'success', 'failed', 'cancelled', 'skipped')),
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        url TEXT,
+        environment TEXT
+    )""",
+    "CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC)",
+    "CREATE INDEX runs_by_pipeline ON runs (pipeline_id, created_at DESC)",
+    """CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        matrix TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'running', 'success', 'failed', 'cancelled', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        allowed_failure INTEGER NOT NULL DEFAULT 0 CHECK (allowed_failure IN (0, 1)),
+        exit_code INTEGER,
+        started_at TEXT,
+        finished_at TEXT,
+        duration REAL,
+        log_path TEXT
+    )""",
+    "CREATE INDEX job_runs_by_run ON job_runs (run_id, id)",
+    """CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_run_id INTEGER NOT NULL REFERENCES job_runs(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL CHECK (number >= 1),
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'running', 'success', 'failed', 'cancelled', 'skipped')),
+        exit_code INTEGER,
+        started_at TEXT,
+        finished_at TEXT,
+        reason TEXT,
+        UNIQUE (job_run_id, number)
+    )""",
+    """CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX audit_by_at ON audit_log (at, id)",
+)
+
+# Version 2: what the provider backends (issue #5) and deployments need. A provider run is
+# stored once (a second `runs pull` updates it rather than adding a copy), a job keeps the
+# provider's own id, and deployments get their table.
+_V2: tuple[str, ...] = (
+    "CREATE UNIQUE INDEX runs_by_provider_id ON runs (provider, provider_run_id)"
+    " WHERE provider_run_id IS NOT NULL",
+    "ALTER TABLE job_runs ADD COLUMN provider_job_id TEXT",
+    """CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        environment TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending', 'in_progress', 'completed', 'failed', 'rolled_back')),
+        artifacts TEXT NOT NULL DEFAULT '[]',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        url TEXT,
+        rollback_of INTEGER REFERENCES deployments(id)
+    )""",
+    "CREATE INDEX deployments_by_env ON deployments (environment, started_at DESC)",
+)
+
+
+def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
+    # Statement by statement: `executescript` would commit the migration's transaction.
+    def migrate(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return migrate
+
+
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _statements(_V1),
+    _statements(_V2),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+# Dataclasses in.
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run about to be recorded; ``pipeline`` is the pipeline's name."""
+
+    pipeline: str
+    provider: Provider = "local"
+    content_hash: str | None = None
+    provider_run_id: str | None = None
+    event: str | None = None
+    ref: str | None = None
+    status: Status = "running"
+    environment: str | None = None
+    url: str | None = None
+    started_at: datetime | None = None  # defaults to now when the status is running
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job instance of a run about to be recorded; ``matrix`` is null for a plain job."""
+
+    run_id: int
+    name: str
+    matrix: Mapping[str, Any] | None = None
+    status: Status = "running"
+    allowed_failure: bool = False
+    log_path: str | None = None
+    provider_job_id: str | None = None
+    started_at: datetime | None = None  # defaults to now when the status is running
+
+
+@dataclass(frozen=True)
+class NewAttempt:
+    """One attempt of a job run; recording number N again updates it (start, then end)."""
+
+    job_run_id: int
+    number: int
+    status: Status
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reason: str | None = None  # why it ended or was retried: "timeout", "exit code 1", ...
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What ``list_runs`` keeps; every field left ``None`` matches everything."""
+
+    pipeline: str | None = None
+    provider: Provider | None = None
+    status: Status | Sequence[Status] | None = None
+    event: str | None = None
+    ref: str | None = None
+    environment: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    limit: int | None = None
+
+
+# Dataclasses out.
+
+
+@dataclass(frozen=True)
+class PipelineRecord:
+    """A pipeline as the store knows it: one row per name and content hash."""
+
+    id: int
+    name: str
+    content_hash: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One stored attempt of a job run."""
+
+    id: int
+    job_run_id: int
+    number: int
+    status: Status
+    exit_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class JobRunRecord:
+    """One stored job instance with its attempts, oldest first."""
+
+    id: int
+    run_id: int
+    name: str
+    matrix: dict[str, Any] | None
+    status: Status
+    attempts: int
+    allowed_failure: bool
+    exit_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: float | None
+    log_path: str | None
+    provider_job_id: str | None
+    attempt_records: tuple[AttemptRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored run; ``jobs`` is filled by ``get_run``, empty in ``list_runs``."""
+
+    id: int
+    pipeline: str
+    content_hash: str | None
+    provider: Provider
+    provider_run_id: str | None
+    event: str | None
+    ref: str | None
+    status: Status
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    url: str | None
+    environment: str | None
+    jobs: tuple[JobRunRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log: who did what, with facts (never secret values)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# Conversions.
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()!r}: the store needs aware times")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_audit_details(details: Mapping[str, Any], path: str = "details") -> None:
+    for key, value in details.items():
+        if str(key).lower() in _FORBIDDEN_AUDIT_KEYS:
+            raise ValueError(
+                f"audit {path} key {key!r} names a credential; the store never holds secret"
+                " values (record the secret's name instead)"
+            )
+        if isinstance(value, Mapping):
+            _check_audit_details(value, f"{path}.{key}")
+
+
+def _pipeline_record(row: sqlite3.Row) -> PipelineRecord:
+    return PipelineRecord(
+        id=row["id"],
+        name=row["name"],
+        content_hash=row["content_hash"] or None,
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _attempt_record(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        id=row["id"],
+        job_run_id=row["job_run_id"],
+        number=row["number"],
+        status=row["status"],
+        exit_code=row["exit_code"],
+        started_at=_parse_time(row["started_at"]),
+        finished_at=_parse_time(row["finished_at"]),
+        reason=row["reason"],
+    )
+
+
+def _job_record(row: sqlite3.Row, attempts: tuple[AttemptRecord, ...] = ()) -> JobRunRecord:
+    return JobRunRecord(
+        id=row["id"],
+        run_id=row["run_id"],
+        name=row["name"],
+        matrix=None if row["matrix"] is None else json.loads(row["matrix"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        allowed_failure=bool(row["allowed_failure"]),
+        exit_code=row["exit_code"],
+        started_at=_parse_time(row["started_at"]),
+        finished_at=_parse_time(row["finished_at"]),
+        duration=row["duration"],
+        log_path=row["log_path"],
+        provider_job_id=row["provider_job_id"],
+        attempt_records=attempts,
+    )
+
+
+def _run_record(row: sqlite3.Row, jobs: tuple[JobRunRecord, ...] = ()) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        pipeline=row["pipeline"],
+        content_hash=row["content_hash"] or None,
+        provider=row["provider"],
+        provider_run_id=row["provider_run_id"],
+        event=row["event"],
+        ref=row["ref"],
+        status=row["status"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        started_at=_parse_time(row["started_at"]),
+        finished_at=_parse_time(row["finished_at"]),
+        url=row["url"],
+        environment=row["environment"],
+        jobs=jobs,
+    )
+
+
+_RUN_SELECT = (
+    "SELECT runs.*, pipelines.name AS pipeline, pipelines.content_hash AS content_hash"
+    " FROM runs JOIN pipelines ON pipelines.id = runs.pipeline_id"
+)
+
+
+class Store:
+    """An open store; use as a context manager, or call ``close``.
+
+    Args:
+        path: the database file; its folder is created when missing.
+        clock: returns the current aware time; tests pass a fixed one.
+        timeout: seconds to wait for another connection's write to finish.
+
+    Raises:
+        CICDError: the file is not a database, cannot be opened, or has a schema version
+            newer than ``SCHEMA_VERSION``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_PATH,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        timeout: float = BUSY_TIMEOUT,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        with self._translated("open"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        try:
+            with self._translated("open"):
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA foreign_keys = ON")
+                # In WAL mode NORMAL survives a crash of the process; only power loss may drop
+                # the last commits, and never leaves a half-written one.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._prepare(conn, timeout)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    # Lifecycle.
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file (``SCHEMA_VERSION`` once opened)."""
+        with self._read() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def journal_mode(self) -> str:
+        """The journal mode SQLite reports for the open file (``wal``)."""
+        with self._read() as conn:
+            return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    # Runs.
+
+    def ensure_pipeline(self, name: str, content_hash: str | None = None) -> PipelineRecord:
+        """Return the pipeline row for this name and hash, adding it when new."""
+        with self._write("record pipeline") as conn:
+            return self._ensure_pipeline(conn, name, content_hash)
+
+    def start_run(self, run: NewRun) -> RunRecord:
+        """Record a new run (and its pipeline when new); returns it with its id."""
+        now = self._now()
+        started = run.started_at or (now if run.status == "running" else None)
+        with self._write("start run") as conn:
+            pipeline = self._ensure_pipeline(conn, run.pipeline, run.content_hash)
+            cursor = conn.execute(
+                "INSERT INTO runs (pipeline_id, provider, provider_run_id, event, ref, status,"
+                " created_at, started_at, url, environment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pipeline.id,
+                    run.provider,
+                    run.provider_run_id,
+                    run.event,
+                    run.ref,
+                    run.status,
+                    _time(now),
+                    _time(started),
+                    run.url,
+                    run.environment,
+                ),
+            )
+            return self._run(conn, _rowid(cursor))
+
+    def update_run(
+        self,
+        run_id: int,
+        *,
+        status: Status | None = None,
+        started_at: datetime | None = None,
+        url: str | None = None,
+    ) -> RunRecord:
+        """Change what is known of an unfinished run (queued -> running, a URL arrives)."""
+        with self._write("update run") as conn:
+            self._run(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = coalesce(?, status),"
+                " started_at = coalesce(?, started_at), url = coalesce(?, url) WHERE id = ?",
+                (status, _time(started_at), url, run_id),
+            )
+            return self._run(conn, run_id)
+
+    def finish_run(
+        self, run_id: int, status: Status, *, finished_at: datetime | None = None
+    ) -> RunRecord:
+        """Record the end of a run with its final status."""
+        at = _time(finished_at or self._now())
+        with self._write("finish run") as conn:
+            self._run(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?,"
+                " started_at = coalesce(started_at, ?) WHERE id = ?",
+                (status, at, at, run_id),
+            )
+            return self._run(conn, run_id)
+
+    def mark_interrupted(
+        self, run_id: int, *, reason: str = "interrupted", at: datetime | None = None
+    ) -> RunRecord:
+        """Turn every queued or running row of a run into ``cancelled``, in one transaction.
+
+        The run itself, its job runs and their attempts; rows that already ended keep their
+        status. Attempts cut short get ``reason``. Returns the run as it now stands.
+        """
+        when = _time(at or self._now())
+        open_ = _in(_OPEN)
+        with self._write("mark run interrupted") as conn:
+            self._run(conn, run_id)
+            conn.execute(
+                f"UPDATE attempts SET status = 'cancelled', finished_at = ?,"
+                f" reason = coalesce(reason, ?) WHERE status IN {open_} AND job_run_id IN"
+                f" (SELECT id FROM job_runs WHERE run_id = ?)",
+                (when, reason, run_id),
+            )
+            conn.execute(
+                f"UPDATE job_runs SET status = 'cancelled', finished_at = ?"
+                f" WHERE run_id = ? AND status IN {open_}",
+                (when, run_id),
+            )
+            conn.execute(
+                f"UPDATE runs SET status = 'cancelled', finished_at = ?"
+                f" WHERE id = ? AND status IN {open_}",
+                (when, run_id),
+            )
+            return self._run(conn, run_id, with_jobs=True)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """The run with its jobs (in the order they were recorded) and their attempts.
+
+        Raises:
+            CICDError: no run has this id.
+        """
+        with self._read("read run") as conn:
+            return self._run(conn, run_id, with_jobs=True)
+
+    def find_run(self, provider: Provider, provider_run_id: str) -> RunRecord | None:
+        """The run a provider knows by this id, with its jobs, or ``None``."""
+        with self._read("find run") as conn:
+            row = conn.execute(
+                "SELECT id FROM runs WHERE provider = ? AND provider_run_id = ?",
+                (provider, provider_run_id),
+            ).fetchone()
+            return None if row is None else self._run(conn, row["id"], with_jobs=True)
+
+    def list_runs(self, filters: RunFilter | None = None) -> list[RunRecord]:
+        """Runs matching ``filters``, newest first (by creation time, then id); no jobs."""
+        f = filters or RunFilter()
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("pipelines.name", f.pipeline),
+            ("runs.provider", f.provider),
+            ("runs.event", f.event),
+            ("runs.ref", f.ref),
+            ("runs.environment", f.environment),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if f.status is not None:
+            statuses = (f.status,) if isinstance(f.status, str) else tuple(f.status)
+            clauses.append(f"runs.status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        if f.since is not None:
+            clauses.append("runs.created_at >= ?")
+            params.append(_time(f.since))
+        if f.until is not None:
+            clauses.append("runs.created_at < ?")
+            params.append(_time(f.until))
+        sql = _RUN_SELECT
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY runs.created_at DESC, runs.id DESC"
+        if f.limit is not None:
+            sql += " LIMIT ?"
+            params.append(f.limit)
+        with self._read("list runs") as conn:
+            return [_run_record(row) for row in conn.execute(sql, params)]
+
+    # Jobs and attempts.
+
+    def start_job(self, job: NewJob) -> JobRunRecord:
+        """Record a job instance of a run; returns it with its id."""
+        started = job.started_at or (self._now() if job.status == "running" else None)
+        with self._write("start job") as conn:
+            self._run(conn, job.run_id)
+            cursor = conn.execute(
+                "INSERT INTO job_runs (run_id, name, matrix, status, allowed_failure,"
+                " started_at, log_path, provider_job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.run_id,
+                    job.name,
+                    None if job.matrix is None else _json(dict(job.matrix)),
+                    job.status,
+                    int(job.allowed_failure),
+                    _time(started),
+                    job.log_path,
+                    job.provider_job_id,
+                ),
+            )
+            return self._job(conn, _rowid(cursor))
+
+    def record_attempt(self, attempt: NewAttempt) -> AttemptRecord:
+        """Record an attempt, or update it when its number is already recorded.
+
+        The runner records attempt N as ``running`` when it starts and again with its
+        outcome when it ends; the job's attempt count follows the highest number seen.
+        """
+        with self._write("record attempt") as conn:
+            self._job(conn, attempt.job_run_id)
+            conn.execute(
+                "INSERT INTO attempts (job_run_id, number, status, exit_code, started_at,"
+                " finished_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (job_run_id, number) DO UPDATE SET status = excluded.status,"
+                " exit_code = coalesce(excluded.exit_code, exit_code),"
+                " started_at = coalesce(excluded.started_at, started_at),"
+                " finished_at = coalesce(excluded.finished_at, finished_at),"
+                " reason = coalesce(excluded.reason, reason)",
+                (
+                    attempt.job_run_id,
+                    attempt.number,
+                    attempt.status,
+                    attempt.exit_code,
+                    _time(attempt.started_at),
+                    _time(attempt.finished_at),
+                    attempt.reason,
+                ),
+            )
+            conn.execute(
+                "UPDATE job_runs SET attempts = max(attempts, ?) WHERE id = ?",
+                (attempt.number, attempt.job_run_id),
+            )
+            row = conn.execute(
+                "SELECT * FROM attempts WHERE job_run_id = ? AND number = ?",
+                (attempt.job_run_id, attempt.number),
+            ).fetchone()
+            return _attempt_record(row)
+
+    def finish_job(
+        self,
+        job_run_id: int,
+        status: Status,
+        *,
+        exit_code: int | None = None,
+        duration: float | None = None,
+        finished_at: datetime | None = None,
+    ) -> JobRunRecord:
+        """Record the end of a job instance.
+
+        ``duration`` is taken as given (measure it with a monotonic clock); without it, it is
+        the time from the job's start to ``finished_at``, or null if it never started.
+        """
+        end = finished_at or self._now()
+        with self._write("finish job") as conn:
+            job = self._job(conn, job_run_id)
+            if duration is None and job.started_at is not None:
+                duration = max(0.0, (end - job.started_at).total_seconds())
+            conn.execute(
+                "UPDATE job_runs SET status = ?, exit_code = coalesce(?, exit_code),"
+                " finished_at = ?, duration = ? WHERE id = ?",
+                (status, exit_code, _time(end), duration, job_run_id),
+            )
+            return self._job(conn, job_run_id, with_attempts=True)
+
+    # Audit log.
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Append to the audit log; ``details`` must be JSON-able facts, never secret values.
+
+        Raises:
+            ValueError: a key of ``details`` names a credential (``token``, ``password``...).
+        """
+        facts = dict(details or {})
+        _check_audit_details(facts)
+        text = _json(facts)
+        with self._write("write audit log") as conn:
+            cursor = conn.execute(
+                "INSERT INTO audit_log (at, actor, action, details) VALUES (?, ?, ?, ?)",
+                (_time(at or self._now()), actor, action, text),
+            )
+            row = conn.execute("SELECT * FROM audit_log WHERE id = ?", (_rowid(cursor),)).fetchone()
+            return _audit_entry(row)
+
+    def audit_log(self, *, action: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first, optionally of one action and at most ``limit``."""
+        sql = "SELECT * FROM audit_log"
+        params: list[Any] = []
+        if action is not None:
+            sql += " WHERE action = ?"
+            params.append(action)
+        sql += " ORDER BY at, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._read("read audit log") as conn:
+            return [_audit_entry(row) for row in conn.execute(sql, params)]
+
+    # Internals.
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the store's clock returned a naive datetime")
+        return now
+
+    @contextmanager
+    def _translated(self, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise CICDError(f"store {self.path}: cannot {operation}: {exc}") from exc
+        except OSError as exc:
+            raise CICDError(f"store {self.path}: cannot {operation}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise CICDError(f"store {self.path}: used after close")
+        return self._conn
+
+    @contextmanager
+    def _read(self, operation: str = "read") -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translated(operation):
+            yield self._connection()
+
+    @contextmanager
+    def _write(self, operation: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translated(operation):
+            conn = self._connection()
+            # IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so two
+            # writers never deadlock upgrading a read transaction.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _prepare(self, conn: sqlite3.Connection, timeout: float) -> None:
+        # Switching a new file to WAL takes an exclusive lock for which SQLite does not call
+        # the busy handler, so two processes opening a new store at once can see "database is
+        # locked" right away. Both steps are idempotent: retry them until the busy timeout.
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise CICDError(f"store {self.path}: cannot use WAL journal (got {mode!r})")
+                self._migrate(conn)
+                return
+            except sqlite3.OperationalError as exc:
+                busy = (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+                if not busy or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise CICDError(
+                f"store {self.path}: schema version {found} is newer than this version of"
+                f" codomyrmex understands ({SCHEMA_VERSION}); upgrade codomyrmex-ci-cd or use"
+                " another store path"
+            )
+        if found == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process may have migrated meanwhile.
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise CICDError(
+                    f"store {self.path}: schema version {version} is newer than"
+                    f" {SCHEMA_VERSION}; upgrade codomyrmex-ci-cd"
+                )
+            for migrate in _MIGRATIONS[version:]:
+                migrate(conn)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _ensure_pipeline(
+        self, conn: sqlite3.Connection, name: str, content_hash: str | None
+    ) -> PipelineRecord:
+        key = (name, content_hash or "")
+        row = conn.execute(
+            "SELECT * FROM pipelines WHERE name = ? AND content_hash = ?", key
+        ).fetchone()
+        if row is None:
+            cursor = conn.execute(
+                "INSERT INTO pipelines (name, content_hash, created_at) VALUES (?, ?, ?)",
+                (*key, _time(self._now())),
+            )
+            row = conn.execute("SELECT * FROM pipelines WHERE id = ?", (_rowid(cursor),)).fetchone()
+        return _pipeline_record(row)
+
+    def _run(self, conn: sqlite3.Connection, run_id: int, *, with_jobs: bool = False) -> RunRecord:
+        row = conn.execute(_RUN_SELECT + " WHERE runs.id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise CICDError(f"store {self.path}: no run {run_id}")
+        if not with_jobs:
+            return _run_record(row)
+        attempts: dict[int, list[AttemptRecord]] = {}
+        for a in conn.execute(
+            "SELECT attempts.* FROM attempts JOIN job_runs ON job_runs.id = attempts.job_run_id"
+            " WHERE job_runs.run_id = ? ORDER BY attempts.job_run_id, attempts.number",
+            (run_id,),
+        ):
+            attempts.setdefault(a["job_run_id"], []).append(_attempt_record(a))
+        jobs = tuple(
+            _job_record(j, tuple(attempts.get(j["id"], ())))
+            for j in conn.execute("SELECT * FROM job_runs WHERE run_id = ? ORDER BY id", (run_id,))
+        )
+        return _run_record(row, jobs)
+
+    def _job(
+        self, conn: sqlite3.Connection, job_run_id: int, *, with_attempts: bool = False
+    ) -> JobRunRecord:
+        row = conn.execute("SELECT * FROM job_runs WHERE id = ?", (job_run_id,)).fetchone()
+        if row is None:
+            raise CICDError(f"store {self.path}: no job run {job_run_id}")
+        attempts: tuple[AttemptRecord, ...] = ()
+        if with_attempts:
+            attempts = tuple(
+                _attempt_record(a)
+                for a in conn.execute(
+                    "SELECT * FROM attempts WHERE job_run_id = ? ORDER BY number", (job_run_id,)
+                )
+            )
+        return _job_record(row, attempts)
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    rowid = cursor.lastrowid
+    if rowid is None:  # pragma: no cover - an INSERT always sets it
+        raise CICDError("store: insert returned no row id")
+    return rowid
+
+
+def _audit_entry(row: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=datetime.fromisoformat(row["at"]),
+        actor=row["actor"],
+        action=row["action"],
+        details=json.loads(row["details"]),
+    )
+
+
+def open_store(
+    path: str | Path = DEFAULT_PATH,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+    timeout: float = BUSY_TIMEOUT,
+) -> Store:
+    """Open (creating or migrating) the store at ``path``; same as ``Store(path)``."""
+    return Store(path, clock=clock, timeout=timeout)
