@@ -355,6 +355,13 @@ _ZIZMOR_SEVERITY = {
 }
 
 
+def _zizmor_command(persona: str, fmt: str, *extra: str) -> list[str]:
+    """zizmor offline, no progress or colour, invalid inputs an error, at *persona*."""
+    exe = _require("zizmor")
+    head = [exe, "--offline", "--no-progress", "--color", "never", "--format", fmt]
+    return [*head, "--strict-collection", "--persona", persona, *extra]
+
+
 def check_zizmor(
     path: str | Path,
     *,
@@ -373,27 +380,17 @@ def check_zizmor(
     error; ``--no-config`` / ``--no-ignores`` stop a repo's zizmor.yml or
     ``# zizmor: ignore[...]`` comments from hiding findings.
     """
-    exe = _require("zizmor")
     files = _workflow_files(path)
-    cmd = [
-        exe,
-        "--offline",
-        "--no-progress",
-        "--color",
-        "never",
-        "--format",
+    cmd = _zizmor_command(
+        persona,
         "plain",
         "--show-audit-urls",
         "never",
         "--render-links",
         "never",
-        "--strict-collection",
-        "--persona",
-        persona,
-    ]
-    cmd += ["--config", str(config_file)] if config_file else ["--no-config"]
-    if not honor_ignores:
-        cmd.append("--no-ignores")
+        *(["--config", str(config_file)] if config_file else ["--no-config"]),
+        *([] if honor_ignores else ["--no-ignores"]),
+    )
     res = _run([*cmd, *map(str, files)], timeout=timeout)
     if res.returncode != 0:
         what = _ZIZMOR_SEVERITY.get(res.returncode)
@@ -838,24 +835,9 @@ def findings_zizmor(
     files: Sequence[Path], *, persona: str = "regular", timeout: float = STATIC_TIMEOUT
 ) -> list[Finding]:
     """Batch ``zizmor --offline`` (no config, no ignore comments), findings as JSON."""
-    exe = _require("zizmor")
     out: list[Finding] = []
     for batch in _batches(files, 200):
-        cmd = [
-            exe,
-            "--offline",
-            "--no-progress",
-            "--color",
-            "never",
-            "--format",
-            "json",
-            "--strict-collection",
-            "--persona",
-            persona,
-            "--no-config",
-            "--no-ignores",
-            *map(str, batch),
-        ]
+        cmd = _zizmor_command(persona, "json", "--no-config", "--no-ignores", *map(str, batch))
         res = _run(cmd, timeout=timeout)
         if res.returncode == 0:
             continue

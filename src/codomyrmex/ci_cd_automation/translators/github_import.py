@@ -68,6 +68,7 @@ from ..model.pipeline import (
     RESERVED_VARIABLE_PREFIXES,
     URL_PATTERN,
     PermissionScope,
+    Pipeline,
     cron_problem,
 )
 from .shell import rewrite_unquoted
@@ -201,6 +202,7 @@ class ImportResult:
     data: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
     tree: Any = None  # ruamel's round-trip tree of the workflow (line/column of nodes)
+    pipeline: Pipeline | None = None  # the validated model of ``data``
 
 
 def import_github(text: str, name: str) -> ImportResult:
@@ -218,14 +220,14 @@ def import_github(text: str, name: str) -> ImportResult:
     for _ in range(MAX_REPAIRS):
         data = importer.build()
         try:
-            pipeline_from_data(data)
+            pipeline = pipeline_from_data(data)
         except PipelineValidationError as exc:
             if not importer.repair(exc):
                 first = exc.diagnostics[0] if exc.diagnostics else None
                 reason = first.format() if first else str(exc).splitlines()[0]
                 raise GitHubImportError(f"{name}: no valid neutral form: {reason}") from None
             continue
-        return ImportResult(data, importer.final_notes(), tree)
+        return ImportResult(data, importer.final_notes(), tree, pipeline)
     raise GitHubImportError(f"{name}: no valid neutral form after {MAX_REPAIRS} repairs")
 
 

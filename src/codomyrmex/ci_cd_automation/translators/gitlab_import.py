@@ -80,6 +80,7 @@ from ..model.pipeline import (
     IDENT_PATTERN,
     JOB_NAME_PATTERN,
     RESERVED_VARIABLE_PREFIXES,
+    Pipeline,
 )
 from .gitlab import PRELUDE, RETRY_WHEN, glob_regex
 from .merge import deep_merge
@@ -142,6 +143,7 @@ class ImportResult:
     data: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
     tree: Any = None  # ruamel's round-trip tree of the main file (line/column of nodes)
+    pipeline: Pipeline | None = None  # the validated model of ``data``
 
 
 # --- reading YAML ---------------------------------------------------------------------
@@ -2090,9 +2092,10 @@ def import_gitlab(
     except RecursionError:
         raise GitLabImportError(name, "the file nests too deeply") from None
     try:
-        pipeline_from_data(data)
+        pipeline = pipeline_from_data(data)
     except ValueError as exc:
         first = str(exc).strip().splitlines()
         reason = first[0] if first else "invalid"
         raise GitLabImportError(name, f"the imported pipeline is not valid: {reason}") from None
-    return ImportResult(data, importer.notes, importer.trees[0] if importer.trees else None)
+    tree = importer.trees[0] if importer.trees else None
+    return ImportResult(data, importer.notes, tree, pipeline)

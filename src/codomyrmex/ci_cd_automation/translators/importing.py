@@ -134,11 +134,8 @@ def import_text(
             raw_notes = [(n[0], n[1], n[2]) for n in result.notes]
     except (GitHubImportError, GitLabImportError) as exc:
         raise PipelineImportError(_positioned(str(exc), name)) from None
-    try:
-        pipeline = pipeline_from_data(result.data)
-    except ValueError as exc:  # the readers validate; this is a guard, not a path
-        first = str(exc).strip().splitlines()[0]
-        raise PipelineImportError(f"{name}: the imported pipeline is not valid: {first}") from None
+    # Both readers validate what they built and hand the model over; never validated twice.
+    pipeline = result.pipeline if result.pipeline is not None else pipeline_from_data(result.data)
     positions = _Positions(text, result.tree)
     renames = _renames(raw_notes)
     notes = sorted(
