@@ -25,6 +25,7 @@ from .errors import (
     ReportGenerationError,
     RollbackError,
 )
+from .execution import run_pipeline
 from .model.diagnostics import Diagnostic
 from .model.loader import load_pipeline
 from .model.pipeline import Job, Pipeline, PipelineConfig, Stage
@@ -35,7 +36,6 @@ from .roadmap import (
     manage_deployments,
     monitor_pipeline_health,
     optimize_pipeline_performance,
-    run_pipeline,
 )
 from .translators import Loss, Rendering, render
 from .translators.importing import Imported, ImportNote, import_pipeline

@@ -75,6 +75,50 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when anything did not carry over exactly"
     )
 
+    run = sub.add_parser(
+        "run", help="run a pipeline on this machine (neutral file or native GitHub/GitLab file)"
+    )
+    run.add_argument("file", metavar="PIPELINE")
+    run.add_argument(
+        "--event",
+        choices=("push", "pull_request", "schedule", "manual", "tag"),
+        default="push",
+        help="the simulated event (default: push; tag = a push of --tag)",
+    )
+    run.add_argument("--branch", metavar="B", help="default: the checked-out git branch")
+    run.add_argument("--tag", metavar="T", help="simulate a push of this tag")
+    run.add_argument("--base", metavar="B", help="a pull request's target branch (default main)")
+    run.add_argument("--input", action="append", default=[], metavar="K=V", help="manual input")
+    run.add_argument(
+        "--var", action="append", default=[], metavar="K=V", help="override a pipeline variable"
+    )
+    run.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="KEY=VALUE lines: values of declared secrets; other keys become job variables",
+    )
+    run.add_argument("--jobs", type=int, metavar="N", help="jobs at once (default: CPU cores)")
+    run.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="JOB",
+        help="run this job and what it depends on (repeatable)",
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the plan; run nothing")
+    run.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    run.add_argument("--project-dir", metavar="DIR", help="default: the git work tree here")
+    run.add_argument("--environment", default="development", help="target environment name")
+    run.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="cancel the run after this long"
+    )
+    run.add_argument(
+        "--keep-workspaces", action="store_true", help="keep .cicd/runs/<id>/work for inspection"
+    )
+    run.add_argument(
+        "--provider", choices=PROVIDERS, help="of a native PIPELINE; default: detected"
+    )
+
     audit = sub.add_parser(
         "audit", help="how much of the CI files under folders converts, and why not"
     )
@@ -112,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _translate(args.file, args.provider, args.target, out, args.strict)
         if args.command == "audit":
             return _audit(args.paths, args.json)
+        if args.command == "run":
+            return _run(args)
     except PipelineValidationError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic.format(), file=sys.stderr)
@@ -122,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CICDError as exc:
         print(f"cicd: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except ValueError as exc:  # configuration errors (DESIGN.md): bad flags, env files, inputs
+        print(f"cicd: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
         reason = str(exc.strerror or exc)
         where = f"{exc.filename}: " if exc.filename else ""
@@ -284,6 +333,70 @@ def _audit(paths: Sequence[str], as_json: bool) -> int:
     else:
         print(report.format())
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .local_runner.progress import LiveProgress, format_plan, format_summary
+    from .local_runner.runner import RunOptions, run_local
+
+    pipeline = _load_for_run(Path(args.file), args.provider)
+    options = RunOptions(
+        environment=args.environment,
+        event=args.event,
+        branch=args.branch,
+        tag=args.tag,
+        base=args.base,
+        inputs=_pairs("--input", args.input),
+        variables=_pairs("--var", args.var),
+        jobs=args.jobs,
+        only=tuple(args.only),
+        dry_run=args.dry_run,
+        timeout=args.timeout,
+        project_dir=Path(args.project_dir) if args.project_dir else None,
+        env_file=Path(args.env_file) if args.env_file else None,
+        keep_workspaces=args.keep_workspaces,
+    )
+    # With --json, standard output holds the JSON object only; progress goes to stderr.
+    stream = sys.stderr if args.json else sys.stdout
+    progress = LiveProgress(stream)
+    try:
+        result = run_local(pipeline, options, None if args.dry_run else progress)
+    finally:
+        progress.close()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif args.dry_run:
+        print(format_plan(result))
+    else:
+        print(format_summary(result))
+    return EXIT_FAILED if result["status"] in ("failed", "cancelled") else EXIT_OK
+
+
+def _pairs(flag: str, items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _load_for_run(path: Path, provider: str | None) -> Any:
+    """A neutral pipeline file, or a native one through its importer (notes on stderr)."""
+    if provider is None and not _is_native_name(path):
+        return load_pipeline(path)
+    imported = import_pipeline(path, provider)  # type: ignore[arg-type]
+    for note in imported.notes:
+        print(note.format(), file=sys.stderr)
+    return imported.pipeline
+
+
+def _is_native_name(path: Path) -> bool:
+    parts = path.resolve().parts
+    if ".github" in parts and "workflows" in parts:
+        return True
+    return path.name.endswith(".gitlab-ci.yml") or ".gitlab" in parts
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,13 +16,6 @@ def _not_built(function: str, issue: int, what: str) -> NoReturn:
     raise NotBuiltError(f"{function}() is not built yet: it arrives with {what} (issue #{issue})")
 
 
-def run_pipeline(
-    pipeline: Pipeline, environment: str = "development", **kwargs: Any
-) -> dict[str, Any]:
-    """Execute a pipeline (local runner: issue #4; provider backends: issue #5)."""
-    _not_built("run_pipeline", 4, "the local runner")
-
-
 def monitor_pipeline_health(pipeline_id: str, **kwargs: Any) -> dict[str, Any]:
     """Health of a pipeline's runs (issue #5)."""
     _not_built("monitor_pipeline_health", 5, "the provider backends and run store")

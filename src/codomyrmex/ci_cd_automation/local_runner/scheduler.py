@@ -15,6 +15,9 @@ Status rules (DESIGN.md, "The neutral model", Status)
     ``allow_failure`` (a failure with ``allow_failure`` does not trigger it, DESIGN.md);
     otherwise it is ``skipped``. This is why the translators list every ancestor of such a
     job (``model.graph.needs_for``). A job with no dependencies and ``on_failure`` is skipped.
+  * An instance with ``excluded`` set (its ``when`` filters leave it out of this event) is
+    ``skipped`` with that reason once its dependencies ended, whatever its status condition;
+    the skip propagates like any other.
   * The pipeline-level verdict (does a failure fail the run) is the caller's business.
 
 Order
@@ -83,6 +86,9 @@ class Instance:
     needs: tuple[str, ...] = ()
     when: When = "on_success"
     allow_failure: bool = False
+    excluded: str | None = None
+    """Why the instance is left out before its dependencies are even asked (its ``when``
+    filters do not admit the event); it is then ``skipped`` whatever its status condition."""
 
     def __post_init__(self) -> None:
         if self.when not in _WHENS:
@@ -186,6 +192,11 @@ class Scheduler:
         self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._running: dict[str, None] = {}  # in start order
         self._used = False
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Why each instance skipped so far was skipped (read it from ``on_event``)."""
+        return dict(self._book.reasons)
 
     def cancel(self) -> None:
         """Start no new instance; stop the running ones. Never blocks; safe in a signal handler."""
@@ -405,7 +416,10 @@ class _Book:
 
     def _skip_reason(self, name: str) -> str | None:
         """Why an instance whose dependencies all ended is skipped, or ``None`` if it runs."""
-        when = self.instances[name].when
+        instance = self.instances[name]
+        if instance.excluded is not None:
+            return instance.excluded
+        when = instance.when
         if when == "always":
             return None
         if when == "on_failure":

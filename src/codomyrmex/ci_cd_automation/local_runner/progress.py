@@ -1,0 +1,180 @@
+"""What a person sees of a local run: live progress, the dry-run plan, the summary table.
+
+This module owns text only; it reads the runner's events (``runner.RunObserver``) and result
+dictionary and never changes them.
+
+* Not on a terminal (CI logs, pipes): one line per job start and one per job end, nothing
+  redrawn, so the output reads the same in a file.
+* On a terminal: the same lines, plus one status line at the bottom (running jobs, how many
+  ended, elapsed time) redrawn in place by a ticker thread; a lock keeps the ticker and the
+  event lines from interleaving.
+* Labels name the job and its matrix values (``unit (python=3.12)``); reasons are the
+  scheduler's or the conditions' one-line reasons. Secret values never reach this module:
+  job labels and reasons hold names and plain variables only, and the runner masks the
+  result before it is formatted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from .plan import JobInstance, RunPlan
+from .runner import RunObserver
+
+_MARKS = {"success": "ok", "failed": "FAILED", "skipped": "skipped", "cancelled": "cancelled"}
+
+
+class LiveProgress(RunObserver):
+    """Prints a run's progress to ``stream``; call ``close`` when the run ended."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, tick: float = 0.25) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self._tick = tick
+        self._lock = threading.Lock()
+        self._running: dict[str, str] = {}
+        self._done = 0
+        self._total = 0
+        self._start = time.monotonic()
+        self._footer = False
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def planned(self, plan: RunPlan) -> None:
+        self._total = len(plan.instances)
+        if plan.not_triggered:
+            self._line(f"not triggered: {plan.not_triggered}")
+
+    def run_started(self, run_id: str, run_dir: Path, workers: int) -> None:
+        self._start = time.monotonic()
+        self._line(
+            f"run {run_id}: {self._total} job instances, {workers} workers, logs in {run_dir}"
+        )
+        if self.tty:
+            self._ticker = threading.Thread(
+                target=self._tick_loop, name="cicd-progress", daemon=True
+            )
+            self._ticker.start()
+
+    def job_started(self, instance: JobInstance) -> None:
+        with self._lock:
+            self._running[instance.id] = instance.label
+        self._line(f"{'start':<10}{instance.label}")
+
+    def job_finished(
+        self, instance: JobInstance, entry: dict[str, Any], reason: str | None
+    ) -> None:
+        with self._lock:
+            self._running.pop(instance.id, None)
+            self._done += 1
+        status = entry["status"]
+        text = f"{_MARKS.get(status, status):<10}{instance.label}"
+        if status == "failed" and entry.get("allowed_failure"):
+            text += " (allowed to fail)"
+        if entry.get("attempts"):
+            text += f" in {entry['duration']:.2f}s"
+            if entry["attempts"] > 1:
+                text += f", {entry['attempts']} attempts"
+        if status == "failed" and entry.get("log"):
+            text += f"; log: {entry['log']}"
+        if status == "skipped" and reason:
+            text += f": {reason}"
+        self._line(text)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            self._clear_footer()
+            self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            self._clear_footer()
+            self.stream.write(text + "\n")
+            self._draw_footer()
+            self.stream.flush()
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self._tick):
+            with self._lock:
+                self._clear_footer()
+                self._draw_footer()
+                self.stream.flush()
+
+    def _clear_footer(self) -> None:
+        if self._footer:
+            self.stream.write("\r\x1b[K")
+            self._footer = False
+
+    def _draw_footer(self) -> None:
+        if not self.tty or self._ticker is None or self._stop.is_set():
+            return
+        running = ", ".join(self._running.values()) or "-"
+        elapsed = time.monotonic() - self._start
+        text = f"[{self._done}/{self._total} done, {elapsed:.1f}s] running: {running}"
+        self.stream.write(text[:200])
+        self._footer = True
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    """The closing table: job, status, attempts, duration; then the verdict line."""
+    rows = [("job", "status", "attempts", "duration")]
+    for entry in result["jobs"]:
+        label = _label(entry)
+        status = entry["status"]
+        if status == "failed" and entry["allowed_failure"]:
+            status = "failed (allowed)"
+        duration = f"{entry['duration']:.2f}s" if entry["attempts"] else "-"
+        rows.append((label, status, str(entry["attempts"]), duration))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for notice in result["reports"].get("notices", ()):
+        lines.append(f"notice: {notice}")
+    verdict = f"pipeline {result['status']} in {result['execution_time']:.2f}s"
+    if result.get("run_id"):
+        verdict += f" (run {result['run_id']}, logs in {result['reports']['run_dir']})"
+    if result["reports"].get("timed_out"):
+        verdict += "; the run's timeout expired"
+    lines.append(verdict)
+    return "\n".join(lines)
+
+
+def format_plan(result: dict[str, Any]) -> str:
+    """The dry run: jobs in the order they would start, then the skipped ones and why."""
+    reports = result["reports"]
+    event = reports["event"]
+    lines = [f"plan for {event['event']} of {event['ref']} (sha {event['sha'][:12]}):"]
+    if reports.get("not_triggered"):
+        lines.append(f"  nothing runs: {reports['not_triggered']}")
+        return "\n".join(lines)
+    planned = [e for e in result["jobs"] if e["status"] == "planned"]
+    skipped = [e for e in result["jobs"] if e["status"] == "skipped"]
+    for n, entry in enumerate(planned, 1):
+        lines.append(f"  {n:>3}. {_label(entry)}")
+    if skipped:
+        lines.append("skipped:")
+        for entry in skipped:
+            lines.append(f"  - {_label(entry)}: {entry.get('reason', '')}")
+    lines.append(f"{len(planned)} job instances would run, {len(skipped)} skipped; nothing was run")
+    return "\n".join(lines)
+
+
+def _label(entry: dict[str, Any]) -> str:
+    if entry["matrix"] is None:
+        return str(entry["name"])
+    values = ", ".join(f"{k}={_text(v)}" for k, v in entry["matrix"].items())
+    return f"{entry['name']} ({values})"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

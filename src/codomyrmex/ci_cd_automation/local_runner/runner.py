@@ -1,0 +1,522 @@
+"""One local run from start to end: plan, store, scheduler, executor, signals, the result.
+
+This module owns the life of a run of ``cicd run`` / ``run_pipeline``:
+
+1. the project directory (``--project-dir``, else the git work tree holding the current
+   directory, else the current directory) and the simulated event (``event.simulate``);
+2. the plan (``plan.build_plan``); a dry run stops here and nothing is written;
+3. the run's record: ``.cicd/state.db`` gets the run before any job starts, each job
+   instance when it starts (or is skipped), each attempt when it starts and ends, and the
+   run's end. A run that cannot go on (an exception, Ctrl-C before the scheduler took over)
+   is closed with ``Store.mark_interrupted``, so the record stays consistent;
+4. the run folder ``.cicd/runs/<run id>/``: ``<job>.log`` per instance, ``artifacts/``,
+   ``source/`` (the snapshot of tracked files jobs copy), ``work/`` (workspaces, removed at
+   the end unless ``keep_workspaces``), ``tmp/``; and the cache in ``.cicd/cache``;
+5. secrets: the names the pipeline declares, with values from ``--env-file`` first, then the
+   environment; other ``--env-file`` entries become plain variables of every job;
+6. SIGINT and SIGTERM (when called from the main thread) and the ``timeout`` cancel the run:
+   no new job starts, running ones have their process groups killed, the run is recorded
+   ``cancelled``;
+7. the result: SPEC.md's ``run_pipeline`` dictionary plus ``run_id`` and ``jobs`` (one entry
+   per instance, skipped ones included), masked.
+
+The pipeline fails when an instance failed without ``allow_failure``. A pipeline whose
+triggers do not start for the simulated event runs nothing: its status is ``skipped``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import PipelineExecutionError
+from ..model.pipeline import Pipeline
+from ..store import NewJob, NewRun, Store
+from . import scheduler as sched
+from .event import SimulatedEvent, simulate
+from .executor import JobExecutor, RunContext, caller_environment
+from .masking import SecretMasker
+from .plan import JobInstance, RunPlan, build_plan
+from .storage import CacheStore
+from .workspace import Snapshot
+
+STATE_DIR = ".cicd"
+
+
+class RunObserver:
+    """Receives a run's progress; the CLI prints it, the Python API ignores it."""
+
+    def planned(self, plan: RunPlan) -> None:
+        """The plan is ready; nothing has run."""
+
+    def run_started(self, run_id: str, run_dir: Path, workers: int) -> None:
+        """The run is recorded and its first jobs are about to start."""
+
+    def job_started(self, instance: JobInstance) -> None:
+        """A job instance starts."""
+
+    def job_finished(
+        self, instance: JobInstance, entry: dict[str, Any], reason: str | None
+    ) -> None:
+        """A job instance ended (or was skipped or cancelled without running)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The knobs of one local run (the CLI flags and ``run_pipeline`` keywords)."""
+
+    environment: str = "development"
+    event: str = "push"
+    branch: str | None = None
+    tag: str | None = None
+    base: str | None = None
+    inputs: Mapping[str, str] | None = None
+    variables: Mapping[str, str] | None = None
+    jobs: int | None = None
+    only: Sequence[str] = ()
+    dry_run: bool = False
+    timeout: float | None = None
+    project_dir: Path | None = None
+    env_file: Path | None = None
+    keep_workspaces: bool = False
+    environ: Mapping[str, str] | None = None
+
+
+def project_root(given: Path | None = None) -> Path:
+    """``given``, else the git work tree holding the current directory, else the current one."""
+    if given is not None:
+        if not given.is_dir():
+            raise ValueError(f"--project-dir {given}: not a directory")
+        return given.resolve()
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return Path.cwd().resolve()
+    top = done.stdout.strip()
+    return Path(top).resolve() if done.returncode == 0 and top else Path.cwd().resolve()
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed).
+
+    Raises:
+        ValueError: a line is not an assignment (``FILE:LINE: ...``), or the file is unreadable.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--env-file {path}: cannot read it ({exc})") from exc
+    out: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise ValueError(f"{path}:{number}:1: expected KEY=VALUE, got {raw.strip()[:40]!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key] = value
+    return out
+
+
+def run_local(
+    pipeline: Pipeline, options: RunOptions, observer: RunObserver | None = None
+) -> dict[str, Any]:
+    """Run ``pipeline`` on this machine; see the module docstring.
+
+    Raises:
+        ValueError: bad input (an unknown job, input or variable, a bad env file or event).
+        PipelineExecutionError: the runner itself could not go on (the store, the disk).
+    """
+    observer = observer or RunObserver()
+    began = time.monotonic()
+    project = project_root(options.project_dir)
+    event = simulate(
+        options.event,
+        branch=options.branch,
+        tag=options.tag,
+        base=options.base,
+        project_dir=project,
+    )
+    plan = build_plan(
+        pipeline,
+        event,
+        variables=options.variables,
+        inputs=options.inputs,
+        only=options.only,
+    )
+    file_env = read_env_file(options.env_file) if options.env_file else {}
+    observer.planned(plan)
+    if options.dry_run:
+        return _dry_run_result(plan, time.monotonic() - began)
+    workers = options.jobs or os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"--jobs must be at least 1, got {workers}")
+    environ = os.environ if options.environ is None else options.environ
+    declared = _declared_secrets(pipeline)
+    secrets = {
+        name: file_env.get(name, environ.get(name))
+        for name in declared
+        if name in file_env or name in environ
+    }
+    masker = SecretMasker(v for v in secrets.values() if v)
+    state = project / STATE_DIR
+    try:
+        store = Store(state / "state.db")
+    except Exception as exc:
+        raise PipelineExecutionError(str(exc)) from exc
+    with store, _signals_cancel() as cancel_hooks:
+        record = store.start_run(
+            NewRun(
+                pipeline=pipeline.name,
+                content_hash=_content_hash(pipeline),
+                event=event.event,
+                ref=event.ref,
+                environment=options.environment,
+            )
+        )
+        run_id = str(record.id)
+        run_dir = state / "runs" / run_id
+        try:
+            return _execute(
+                plan,
+                options,
+                observer,
+                store=store,
+                store_run_id=record.id,
+                run_id=run_id,
+                run_dir=run_dir,
+                project=project,
+                secrets={k: v for k, v in secrets.items() if v is not None},
+                extra_env={k: v for k, v in file_env.items() if k not in declared},
+                masker=masker,
+                workers=workers,
+                began=began,
+                cancel_hooks=cancel_hooks,
+                environ=environ,
+            )
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                store.mark_interrupted(record.id, reason=f"runner stopped: {type(exc).__name__}")
+            if isinstance(exc, OSError):
+                raise PipelineExecutionError(f"the local runner could not go on: {exc}") from exc
+            raise
+
+
+def _execute(
+    plan: RunPlan,
+    options: RunOptions,
+    observer: RunObserver,
+    *,
+    store: Store,
+    store_run_id: int,
+    run_id: str,
+    run_dir: Path,
+    project: Path,
+    secrets: dict[str, str],
+    extra_env: dict[str, str],
+    masker: SecretMasker,
+    workers: int,
+    began: float,
+    cancel_hooks: list[Callable[[], None]],
+    environ: Mapping[str, str],
+) -> dict[str, Any]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    instances = {i.id: i for i in plan.instances}
+    entries: dict[str, dict[str, Any]] = {}
+    reasons: dict[str, str] = {}
+    if plan.not_triggered is not None:
+        for inst in plan.instances:
+            reasons[inst.id] = plan.not_triggered
+            entries[inst.id] = _entry(inst, "skipped")
+            _record_unstarted(store, store_run_id, inst, "skipped")
+        store.finish_run(store_run_id, "skipped")
+        return _result(
+            plan, "skipped", run_id, run_dir, entries, time.monotonic() - began, [], {}, reasons
+        )
+    needs_source = any(_checks_out(i) for i in plan.instances)
+    snapshot = Snapshot.take(project, run_dir / "source") if needs_source else None
+    cancel = threading.Event()
+    ctx = RunContext(
+        run_dir=run_dir,
+        run_id=run_id,
+        store=store,
+        store_run_id=store_run_id,
+        pipeline_name=plan.pipeline.name,
+        environment=options.environment,
+        event=plan.event,
+        values=plan.values,
+        inputs=plan.inputs,
+        secrets=secrets,
+        extra_env=extra_env,
+        masker=masker,
+        snapshot=snapshot,
+        cache=CacheStore(project / STATE_DIR / "cache"),
+        cancel=cancel,
+        base_env=caller_environment(environ),
+    )
+    executor = JobExecutor(ctx)
+
+    def on_event(iid: str, kind: sched.EventKind, status: sched.EventStatus) -> None:
+        inst = instances[iid]
+        if kind == "started":
+            observer.job_started(inst)
+            return
+        result = executor.results.get(iid)
+        if result is None:
+            _record_unstarted(store, store_run_id, inst, status)
+            entries[iid] = _entry(inst, status)
+        else:
+            store.finish_job(
+                result.job_run_id, status, exit_code=result.exit_code, duration=result.duration
+            )
+            entries[iid] = _entry(inst, status, result)
+        observer.job_finished(inst, entries[iid], scheduler.reasons.get(iid))
+
+    scheduler = sched.Scheduler(
+        [i.scheduled() for i in plan.instances],
+        lambda iid: executor.execute(instances[iid]),
+        workers=workers,
+        stop=executor.stop,
+        on_event=on_event,
+    )
+
+    timed_out = threading.Event()
+
+    def stop_run() -> None:
+        cancel.set()
+        scheduler.cancel()
+
+    cancel_hooks.append(stop_run)
+    timer: threading.Timer | None = None
+    if options.timeout is not None:
+
+        def expire() -> None:
+            timed_out.set()
+            stop_run()
+
+        timer = threading.Timer(options.timeout, expire)
+        timer.daemon = True
+        timer.start()
+    observer.run_started(run_id, run_dir, workers)
+    try:
+        outcome = scheduler.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    reasons.update(outcome.reasons)
+    if outcome.cancelled:
+        status = "cancelled"
+    elif any(
+        s == "failed" and not instances[i].resolved.job.allow_failure
+        for i, s in outcome.statuses.items()
+    ):
+        status = "failed"
+    else:
+        status = "success"
+    store.finish_run(store_run_id, status)  # type: ignore[arg-type]
+    if not options.keep_workspaces:
+        shutil.rmtree(run_dir / "work", ignore_errors=True)
+        shutil.rmtree(run_dir / "tmp", ignore_errors=True)
+    artifacts = [
+        {"job": instances[iid].name, "matrix": instances[iid].matrix, "path": str(folder)}
+        for iid, folder in ctx.artifacts.items()
+        if folder.is_dir()
+    ]
+    extra = {"notices": list(ctx.notices), "timed_out": timed_out.is_set()}
+    return _result(
+        plan,
+        status,
+        run_id,
+        run_dir,
+        entries,
+        time.monotonic() - began,
+        artifacts,
+        extra,
+        reasons,
+        masker,
+    )
+
+
+def _checks_out(inst: JobInstance) -> bool:
+    from .executor import _checks_out as checks
+
+    return checks(inst.resolved.job.steps)
+
+
+def _record_unstarted(store: Store, run_id: int, inst: JobInstance, status: str) -> None:
+    job = store.start_job(
+        NewJob(
+            run_id=run_id,
+            name=inst.name,
+            matrix=inst.matrix,
+            status=status,  # type: ignore[arg-type]
+            allowed_failure=inst.resolved.job.allow_failure,
+        )
+    )
+    store.finish_job(job.id, status)  # type: ignore[arg-type]
+
+
+def _entry(inst: JobInstance, status: str, result: Any = None) -> dict[str, Any]:
+    return {
+        "name": inst.name,
+        "matrix": inst.matrix,
+        "status": status,
+        "allowed_failure": inst.resolved.job.allow_failure,
+        "attempts": result.attempts if result is not None else 0,
+        "duration": round(result.duration, 3) if result is not None else 0.0,
+        "exit_code": result.exit_code if result is not None else None,
+        "log": str(result.log) if result is not None else None,
+    }
+
+
+def _result(
+    plan: RunPlan,
+    status: str,
+    run_id: str | None,
+    run_dir: Path | None,
+    entries: dict[str, dict[str, Any]],
+    elapsed: float,
+    artifacts: list[dict[str, Any]],
+    extra: dict[str, Any],
+    reasons: dict[str, str],
+    masker: SecretMasker | None = None,
+) -> dict[str, Any]:
+    jobs = []
+    for inst in plan.instances:
+        entry = dict(entries.get(inst.id) or _entry(inst, "cancelled"))
+        if inst.id in reasons:
+            entry["reason"] = reasons[inst.id]
+        jobs.append(entry)
+    completed = 0
+    for stage in plan.pipeline.stages:
+        names = {j.name for j in stage.jobs}
+        mine = [e for e in jobs if e["name"] in names]
+        if mine and all(
+            e["status"] == "success"
+            or (e["status"] == "failed" and e["allowed_failure"])
+            or (e["status"] == "skipped" and e.get("reason") and "when." in e["reason"])
+            for e in mine
+        ):
+            completed += 1
+    counts: dict[str, int] = {}
+    for entry in jobs:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    result: dict[str, Any] = {
+        "status": status,
+        "pipeline_id": plan.pipeline.id,
+        "run_id": run_id,
+        "execution_time": round(elapsed, 3),
+        "stages_completed": completed,
+        "stages_total": len(plan.pipeline.stages),
+        "artifacts": artifacts,
+        "reports": {
+            "event": _event_report(plan.event),
+            "jobs": counts,
+            "run_dir": str(run_dir) if run_dir else None,
+            "not_triggered": plan.not_triggered,
+            **extra,
+        },
+        "jobs": jobs,
+    }
+    return _masked(result, masker) if masker is not None and masker.patterns else result
+
+
+def _dry_run_result(plan: RunPlan, elapsed: float) -> dict[str, Any]:
+    order = (
+        sched.plan([i.scheduled() for i in plan.instances]) if plan.not_triggered is None else None
+    )
+    entries: dict[str, dict[str, Any]] = {}
+    reasons: dict[str, str] = {}
+    for inst in plan.instances:
+        if order is None:
+            entries[inst.id] = _entry(inst, "skipped")
+            reasons[inst.id] = plan.not_triggered or ""
+            continue
+        planned = order.statuses.get(inst.id)
+        entries[inst.id] = _entry(inst, "planned" if planned == "success" else "skipped")
+        if inst.id in order.reasons:
+            reasons[inst.id] = order.reasons[inst.id]
+    result = _result(plan, "planned", None, None, entries, elapsed, [], {"dry_run": True}, reasons)
+    if order is not None:
+        position = {iid: n for n, iid in enumerate(order.order)}
+        result["jobs"].sort(key=lambda e: position.get(_id_of(plan, e), len(position)))
+        result["reports"]["order"] = [plan.by_id()[iid].label for iid in order.order]
+    return result
+
+
+def _id_of(plan: RunPlan, entry: dict[str, Any]) -> str:
+    for inst in plan.instances:
+        if inst.name == entry["name"] and inst.matrix == entry["matrix"]:
+            return inst.id
+    return ""
+
+
+def _event_report(event: SimulatedEvent) -> dict[str, Any]:
+    return {"event": event.event, "ref": event.ref, "sha": event.sha, "base": event.base}
+
+
+def _declared_secrets(pipeline: Pipeline) -> list[str]:
+    names = dict.fromkeys(pipeline.config.secrets)
+    for _si, _ji, _stage, job in pipeline.iter_jobs():
+        names.update(dict.fromkeys(job.secrets))
+    return list(names)
+
+
+def _content_hash(pipeline: Pipeline) -> str:
+    text = pipeline.model_dump_json(exclude={"id", "created_at", "status"})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _masked(value: Any, masker: SecretMasker) -> Any:
+    if isinstance(value, str):
+        return masker.mask(value)
+    if isinstance(value, dict):
+        return {k: _masked(v, masker) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, masker) for v in value]
+    return value
+
+
+@contextlib.contextmanager
+def _signals_cancel() -> Iterator[list[Callable[[], None]]]:
+    """While the run lasts, SIGINT and SIGTERM call the hooks (main thread only)."""
+    hooks: list[Callable[[], None]] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield hooks
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if not hooks:  # the scheduler has not started: stop where we are
+            raise KeyboardInterrupt
+        for hook in hooks:
+            hook()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield hooks
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
