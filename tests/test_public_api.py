@@ -65,7 +65,6 @@ def test_create_pipeline_matches_the_spec_shape() -> None:
 @pytest.mark.parametrize(
     ("name", "args"),
     [
-        ("run_pipeline", (None,)),
         ("monitor_pipeline_health", ("id",)),
         ("manage_deployments", ({}, "staging")),
         ("generate_pipeline_reports", ("id",)),
@@ -76,6 +75,16 @@ def test_create_pipeline_matches_the_spec_shape() -> None:
 def test_functions_not_built_yet_say_so(name: str, args: tuple[object, ...]) -> None:
     with pytest.raises(api.NotBuiltError, match=r"issue #\d"):
         getattr(api, name)(*args)
+
+
+def test_run_pipeline_refuses_provider_backends_until_they_exist() -> None:
+    pipeline = api.create_pipeline(
+        "p", [{"name": "s", "jobs": [{"name": "j", "steps": [{"run": "true"}]}]}]
+    )
+    with pytest.raises(api.NotBuiltError, match=r"issue #5"):
+        api.run_pipeline(pipeline, backend="github")
+    with pytest.raises(ValueError, match="unknown keyword 'dryrun'"):
+        api.run_pipeline(pipeline, dryrun=True)
 
 
 def test_create_pipeline_reports_a_stage_that_is_not_a_mapping() -> None:

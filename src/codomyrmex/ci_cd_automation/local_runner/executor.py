@@ -297,7 +297,7 @@ class _JobRun:
     cancel: threading.Event
     deadline: float | None
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
-    saves: list[Cache] = field(default_factory=list)
+    saves: list[tuple[str, Cache]] = field(default_factory=list)
 
     @property
     def ctx(self) -> RunContext:
@@ -576,7 +576,9 @@ class _JobRun:
                 self.log, f"[cicd] cache {key!r}: " + (f"restored {hit!r}\n" if hit else "miss\n")
             )
         if cache.policy in ("pull-push", "push"):
-            self.saves.append(cache)
+            # The key is fixed when the cache is restored (as actions/cache does): files the
+            # job changes later (a lock file it writes) do not move the save to another key.
+            self.saves.append((key, cache))
 
     def _collect(self, paths: tuple[str, ...]) -> list[str]:
         dest = self.ctx.run_dir / "artifacts" / _file_stem(self.instance.id)
@@ -620,8 +622,7 @@ class _JobRun:
                         "runner",
                     )
         if result.ok:
-            for cache in self.saves:
-                key = self.text(cache.key)
+            for key, cache in self.saves:
                 saved = self.ctx.cache.save(key, cache.paths, self.workspace)
                 _append(
                     self.log,
