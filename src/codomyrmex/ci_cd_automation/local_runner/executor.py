@@ -77,7 +77,7 @@ from .event import SimulatedEvent
 from .masking import SecretMasker
 from .plan import JobInstance
 from .process import DEFAULT_SHELL, ProcessResult, run_script
-from .storage import CacheStore, collect, hash_files, restore
+from .storage import CacheStore, collect, hash_files, restore, unmatched
 from .workspace import Snapshot
 
 Outcome = Literal["success", "failed"]
@@ -586,8 +586,7 @@ class _JobRun:
         copied = collect(self.workspace, expanded, dest)
         with self.ctx.lock:
             self.ctx.artifacts[self.instance.id] = dest
-        missing = [p for p in expanded if not any(_under(c, p) for c in copied)]
-        for pattern in missing:
+        for pattern in unmatched(self.workspace, expanded):
             _append(self.log, f"[cicd] artifacts: nothing matched {pattern!r}\n")
         return copied
 
@@ -746,13 +745,6 @@ def _version_fits(wanted: str, found: str) -> bool:
     want = [p for p in re.split(r"\.", wanted) if p not in ("x", "*", "")]
     have = found.split(".")
     return all(i < len(have) and have[i] == w for i, w in enumerate(want) if w.isdigit())
-
-
-def _under(copied: str, pattern: str) -> bool:
-    pattern = pattern.rstrip("/")
-    if any(ch in pattern for ch in "*?["):
-        return True  # the storage module reports unmatched globs itself
-    return copied == pattern or copied.startswith(pattern + "/")
 
 
 def _append(log: Path, text: str) -> None:
