@@ -264,7 +264,9 @@ class JobExecutor:
         workspace = (
             ctx.run_dir / "work" / (_file_stem(instance.id) + (f".{number}" if number > 1 else ""))
         )
-        scratch = ctx.run_dir / "tmp" / (_file_stem(instance.id) + f".{number}")
+        # One flat folder for the run's step-output files: a folder per job would cost a
+        # mkdir per job, a measurable part of a trivial job's overhead.
+        scratch = ctx.run_dir / "tmp"
         deadline = time.monotonic() + r.timeout if r.timeout else None
         try:
             if workspace.exists():
@@ -483,7 +485,7 @@ class _JobRun:
         script, used = rewrite_for_shell(source, shell)
         for expr in used:
             env[script_var(expr)] = self.value(expr, local)
-        output = self.scratch / f"step-{index}.out"
+        output = self.scratch / f"{self.workspace.name}.step-{index}.out"
         output.touch()
         env["CICD_OUTPUT"] = str(output)
         cwd = self.workspace
