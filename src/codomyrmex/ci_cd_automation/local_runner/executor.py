@@ -133,7 +133,8 @@ class RunContext:
     cancel: threading.Event
     base_env: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # by instance id
+    instances_of: dict[str, list[str]] = field(default_factory=dict)  # job -> instance ids
     artifacts: dict[str, Path] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
@@ -421,7 +422,7 @@ class _JobRun:
             return self.env.get(f"CICD_{name.upper()}", "") if name != "job" else self.instance.name
         if expr.context == "needs":
             with ctx.lock:
-                return ctx.outputs.get(name, {}).get(expr.parts[2], "")
+                return _job_output(ctx, name, expr.parts[2])
         if expr.context == "steps":
             return self.step_outputs.get(name, {}).get(expr.parts[2], "")
         return ""
@@ -632,7 +633,16 @@ class _JobRun:
         outputs = {name: self.text(value) for name, value in job.outputs.items()}
         if outputs:
             with self.ctx.lock:
-                self.ctx.outputs.setdefault(job.name, {}).update(outputs)
+                self.ctx.outputs[self.instance.id] = outputs
+
+
+def _job_output(ctx: RunContext, job: str, name: str) -> str:
+    """Output ``name`` of ``job``: for a matrix job, the last leg in declaration order that
+    set it (whatever order the legs finished in). Call with ``ctx.lock`` held."""
+    value = ""
+    for iid in ctx.instances_of.get(job, ()):
+        value = ctx.outputs.get(iid, {}).get(name, value)
+    return value
 
 
 def _judge(result: ProcessResult, step_timeout: int | None, deadline: float | None) -> _Attempt:

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..errors import PipelineExecutionError
 from ..model.pipeline import Pipeline
-from ..store import NewJob, NewRun, Store
+from ..store import NewJob, NewRun, RunFilter, Store
 from . import scheduler as sched
 from .event import SimulatedEvent, simulate
 from .executor import JobExecutor, RunContext, caller_environment
@@ -51,6 +51,7 @@ from .storage import CacheStore
 from .workspace import Snapshot
 
 STATE_DIR = ".cicd"
+OWNER_FILE = "runner.pid"
 
 
 class RunObserver:
@@ -171,7 +172,7 @@ def run_local(
     observer.planned(plan)
     if options.dry_run:
         return _dry_run_result(plan, time.monotonic() - began)
-    workers = options.jobs or os.cpu_count() or 1
+    workers = options.jobs if options.jobs is not None else os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"--jobs must be at least 1, got {workers}")
     environ = os.environ if options.environ is None else options.environ
@@ -188,12 +189,13 @@ def run_local(
     except Exception as exc:
         raise PipelineExecutionError(str(exc)) from exc
     with store, _signals_cancel() as cancel_hooks:
+        _close_abandoned_runs(store, state)
         record = store.start_run(
             NewRun(
                 pipeline=pipeline.name,
                 content_hash=_content_hash(pipeline),
                 event=event.event,
-                ref=event.ref,
+                ref=masker.mask(event.ref),
                 environment=options.environment,
             )
         )
@@ -244,6 +246,8 @@ def _execute(
     environ: Mapping[str, str],
 ) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
+    owner = _owner_mark(os.getpid()) or str(os.getpid())
+    (run_dir / OWNER_FILE).write_text(owner, encoding="utf-8")
     instances = {i.id: i for i in plan.instances}
     entries: dict[str, dict[str, Any]] = {}
     reasons: dict[str, str] = {}
@@ -277,6 +281,8 @@ def _execute(
         cancel=cancel,
         base_env=caller_environment(environ),
     )
+    for inst in plan.instances:
+        ctx.instances_of.setdefault(inst.name, []).append(inst.id)
     executor = JobExecutor(ctx)
 
     def on_event(iid: str, kind: sched.EventKind, status: sched.EventStatus) -> None:
@@ -293,7 +299,12 @@ def _execute(
                 result.job_run_id, status, exit_code=result.exit_code, duration=result.duration
             )
             entries[iid] = _entry(inst, status, result)
-        observer.job_finished(inst, entries[iid], scheduler.reasons.get(iid))
+        reason = scheduler.reasons.get(iid)
+        observer.job_finished(
+            inst,
+            _masked(entries[iid], masker),
+            None if reason is None else masker.mask(reason),
+        )
 
     scheduler = sched.Scheduler(
         [i.scheduled() for i in plan.instances],
@@ -358,6 +369,38 @@ def _execute(
         reasons,
         masker,
     )
+
+
+def _close_abandoned_runs(store: Store, state: Path) -> None:
+    """Runs left ``running`` by a runner that died without a word (SIGKILL, power loss) are
+    closed as cancelled: the run folder names its owner process, and that process is gone."""
+    for run in store.list_runs(RunFilter(provider="local", status=("running", "queued"))):
+        owner = state / "runs" / str(run.id) / OWNER_FILE
+        try:
+            mark = owner.read_text(encoding="utf-8").strip()
+        except OSError:
+            continue  # no owner recorded yet: the run is just starting
+        pid = mark.split()[0]
+        if pid.isdigit() and _owner_mark(int(pid)) == mark:
+            continue  # still running, in another process
+        store.mark_interrupted(run.id, reason="the runner stopped without closing the run")
+
+
+def _owner_mark(pid: int) -> str | None:
+    """``"<pid> <start time>"`` of a live process (the start time tells a reused pid
+    apart), or None when it is gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return str(pid)
+    fields = stat.rsplit(")", 1)[-1].split()
+    return f"{pid} {fields[19]}" if len(fields) > 19 else str(pid)
 
 
 def _checks_out(inst: JobInstance) -> bool:
