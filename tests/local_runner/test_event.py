@@ -154,7 +154,20 @@ def test_path_matches_takes_any_iterable() -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    ["main", "feature/*", "feature/**", "v?", "v1.*", "releases/**-alpha", "*", "**", "a?b/*"],
+    [
+        "main",
+        "feature/*",
+        "feature/**",
+        "v?",
+        "v1.*",
+        "releases/**-alpha",
+        "*",
+        "**",
+        "a?b/*",
+        "releases/**/3-alpha",
+        "**/c",
+        "a/**/b",
+    ],
 )
 def test_gitlab_glob_regex_agrees_with_ref_matches(pattern: str) -> None:
     names = [

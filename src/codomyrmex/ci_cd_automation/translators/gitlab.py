@@ -118,8 +118,12 @@ def render_gitlab(
 def glob_regex(pattern: str) -> str:
     """A GitHub-style ref glob as a GitLab ``/^...$/`` regular expression."""
     out = []
-    for piece in re.split(r"(\*\*|\*|\?)", pattern):
-        if piece == "**":
+    # "**/" also matches no folder at all (GitHub's filter patterns: "**/README.md" matches
+    # "README.md"), so it is an optional group, not ".*/".
+    for piece in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
+        if piece == "**/":
+            out.append("(.*/)?")
+        elif piece == "**":
             out.append(".*")
         elif piece == "*":
             out.append("[^/]*")
