@@ -39,6 +39,7 @@ __all__ = [
     "GitlabJob",
     "JudgeToolMissing",
     "RunResult",
+    "act_event",
     "check_actionlint",
     "check_github_schema",
     "check_gitlab_ci_local_list",
@@ -50,6 +51,8 @@ __all__ = [
     "findings_gitlab_ci_local",
     "findings_gitlab_schema",
     "findings_zizmor",
+    "git_snapshot",
+    "gitlab_ci_local_event_args",
     "judge_versions",
     "run_act",
     "run_gitlab_ci_local",
@@ -258,6 +261,116 @@ def _git_snapshot(repo: Path, branch: str = "main") -> None:
             raise AssertionError(f"preparing a git snapshot failed\n{res.output}")
 
 
+def git_snapshot(repo: str | Path, branch: str = "main") -> None:
+    """Make *repo* (a scratch folder, never the caller's checkout) a git
+    repository on *branch* with everything in it committed, the way the run
+    judges prepare theirs."""
+    _git_snapshot(Path(repo), branch)
+
+
+# --------------------------------------------------------------------------
+# simulated events
+
+SIMULATED_EVENTS = ("push", "pull_request", "schedule", "manual", "tag")
+
+
+def _event_kind(event: str, tag: str | None) -> str:
+    if event not in SIMULATED_EVENTS:
+        raise ValueError(f'unknown event "{event}": use one of {", ".join(SIMULATED_EVENTS)}')
+    if event == "tag" and not tag:
+        raise ValueError('event "tag" needs a tag')
+    return "push" if event == "tag" else event
+
+
+def gitlab_ci_local_event_args(
+    event: str = "push",
+    *,
+    branch: str = "main",
+    tag: str | None = None,
+    base: str | None = None,
+    inputs: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> list[str]:
+    """gitlab-ci-local arguments that make its predefined variables look like
+    a GitLab pipeline started by a neutral *event* (push, pull_request,
+    schedule, manual; or push with *tag*, also spelt ``event="tag"``).
+
+    Pass *branch* to :func:`run_gitlab_ci_local` too: gitlab-ci-local 4.73.0
+    sets ``CI_COMMIT_BRANCH`` and ``CI_COMMIT_REF_NAME`` from the checked-out
+    branch, always sets ``CI_PIPELINE_SOURCE=push`` and never
+    ``CI_COMMIT_TAG`` or any ``CI_MERGE_REQUEST_*`` variable, so the rest is
+    set here with ``--variable`` (which overrides predefined variables, rules
+    included) and ``--unset-variable``.  Manual inputs and *variables* become
+    pipeline variables, as GitLab's "Run pipeline" form makes them.  The
+    overridden predefined names go to ``--ignore-predefined-vars``: otherwise
+    gitlab-ci-local prints a WARN line that reads like a job report.
+    gitlab-ci-local 4.73.0 does not apply ``workflow: rules``: a pipeline the
+    triggers would not start for the event still runs (job rules do apply).
+    """
+    kind = _event_kind(event, tag)
+    pairs: dict[str, str] = {}
+    unset: list[str] = []
+    if kind == "push" and tag:
+        # A tag pipeline: GitLab sets CI_COMMIT_TAG and no CI_COMMIT_BRANCH.
+        pairs |= {"CI_COMMIT_TAG": tag, "CI_COMMIT_REF_NAME": tag}
+        unset.append("CI_COMMIT_BRANCH")
+    elif kind == "pull_request":
+        # A merge request pipeline: no CI_COMMIT_BRANCH, the MR variables instead.
+        pairs |= {
+            "CI_PIPELINE_SOURCE": "merge_request_event",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": branch,
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": base or "main",
+            "CI_MERGE_REQUEST_IID": "1",
+        }
+        unset.append("CI_COMMIT_BRANCH")
+    elif kind == "schedule":
+        pairs["CI_PIPELINE_SOURCE"] = "schedule"
+    elif kind == "manual":
+        pairs["CI_PIPELINE_SOURCE"] = "web"
+    args: list[str] = []
+    for key, value in pairs.items():
+        args += ["--variable", f"{key}={value}"]
+    for key in unset:
+        args += ["--unset-variable", key]
+    for key, value in {**(inputs or {}), **(variables or {})}.items():
+        args += ["--variable", f"{key}={value}"]
+    predefined = [k for k in pairs if k in {"CI_PIPELINE_SOURCE", "CI_COMMIT_REF_NAME"}]
+    if predefined:
+        args += ["--ignore-predefined-vars", ",".join(predefined)]
+    return args
+
+
+def act_event(
+    event: str = "push",
+    *,
+    branch: str = "main",
+    tag: str | None = None,
+    base: str | None = None,
+    inputs: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, object]]:
+    """The act event name and payload of a neutral *event* (push,
+    pull_request, schedule, manual; or push with *tag*, also spelt
+    ``event="tag"``), for ``run_act(folder, name, event_payload=payload,
+    branch=branch)``.
+
+    act 0.2.89 takes ``github.ref`` from the payload's ``ref`` (push,
+    workflow_dispatch), builds ``refs/pull/<number>/merge``, ``head_ref`` and
+    ``base_ref`` from ``number`` and ``pull_request.head/base.ref``, and falls
+    back to the scratch repo's branch (schedule).  It does not apply the
+    ``on:`` branch filters.
+    """
+    kind = _event_kind(event, tag)
+    if kind == "push":
+        ref = f"refs/tags/{tag}" if tag else f"refs/heads/{branch}"
+        return "push", {"ref": ref}
+    if kind == "pull_request":
+        pull = {"number": 1, "head": {"ref": branch}, "base": {"ref": base or "main"}}
+        return "pull_request", {"number": 1, "pull_request": pull}
+    if kind == "schedule":
+        return "schedule", {}
+    return "workflow_dispatch", {"ref": f"refs/heads/{branch}", "inputs": dict(inputs or {})}
+
+
 # --------------------------------------------------------------------------
 # schema judges (check-jsonschema, bundled schemas: no network)
 
@@ -457,10 +570,10 @@ class RunResult:
     raw: str = ""
 
 
-def _stage_gitlab(folder: str | Path, tmp: Path) -> tuple[Path, list[str]]:
-    """Copy the caller's folder into *tmp*/repo and snapshot it with git.
-    Returns the copy and the ``--file`` arguments (if the CI file is not
-    called .gitlab-ci.yml)."""
+def _stage_gitlab(folder: str | Path, tmp: Path, branch: str = "main") -> tuple[Path, list[str]]:
+    """Copy the caller's folder into *tmp*/repo and snapshot it with git on
+    *branch*.  Returns the copy and the ``--file`` arguments (if the CI file
+    is not called .gitlab-ci.yml)."""
     src = Path(folder)
     file_args: list[str] = []
     if src.is_file():
@@ -471,7 +584,7 @@ def _stage_gitlab(folder: str | Path, tmp: Path) -> tuple[Path, list[str]]:
         raise AssertionError(f"no .gitlab-ci.yml in {src}")
     repo = tmp / "repo"
     shutil.copytree(src, repo, ignore=_COPY_IGNORE, symlinks=True)
-    _git_snapshot(repo)
+    _git_snapshot(repo, branch)
     (tmp / "home").mkdir()
     return repo, file_args
 
@@ -579,11 +692,16 @@ def run_gitlab_ci_local(
     extra_args: Sequence[str] = (),
     *,
     timeout: float = RUN_TIMEOUT,
+    branch: str = "main",
 ) -> RunResult:
     """Run the pipeline with ``gitlab-ci-local --shell-executor-no-image
     --shell-isolation --no-artifacts-to-source`` in a scratch git copy of
-    *folder*.  Jobs with an ``image:`` would need Docker: pass
-    ``extra_args=["--force-shell-executor"]`` to run them in the shell.
+    *folder*, checked out on *branch* (gitlab-ci-local takes
+    ``CI_COMMIT_BRANCH`` / ``CI_COMMIT_REF_NAME`` from ``git rev-parse
+    --abbrev-ref HEAD``; see :func:`gitlab_ci_local_event_args` for tags,
+    merge requests, schedules and manual runs).  Jobs with an ``image:``
+    would need Docker: pass ``extra_args=["--force-shell-executor"]`` to run
+    them in the shell.
     Jobs that did not start (failed needs, manual, rules) are "skipped";
     ``when: never`` jobs are left out.  Raises if gitlab-ci-local itself
     failed (no job report), not when a job fails."""
@@ -592,7 +710,7 @@ def run_gitlab_ci_local(
     _require("git")
     with tempfile.TemporaryDirectory(prefix="judge-gcl-run-") as tmp_s:
         tmp = Path(tmp_s)
-        repo, file_args = _stage_gitlab(folder, tmp)
+        repo, file_args = _stage_gitlab(folder, tmp, branch)
         listed = _gcl_list(repo, tmp, file_args, timeout)
         if listed.returncode != 0:
             raise AssertionError(f"gitlab-ci-local rejected the pipeline\n{listed.output}")
@@ -654,6 +772,7 @@ def run_act(
     local_actions: Mapping[str, str | Path] | None = None,
     runner_labels: Sequence[str] = _RUNNER_LABELS,
     timeout: float = RUN_TIMEOUT,
+    branch: str = "main",
 ) -> RunResult:
     """Run workflows with act on the host (``-P <label>=-self-hosted``, no
     Docker), offline, in a scratch git copy of *folder* (a repo root holding
@@ -665,6 +784,11 @@ def run_act(
     ``local_actions={"actions/setup-python@<sha>": "path/to/stub"}`` (act's
     ``--local-repository``); otherwise act tries to ``git clone`` it and the
     job fails.
+
+    The scratch repo is committed on *branch*; ``github.ref`` and the rest
+    come from the event payload where it has them (:func:`act_event` builds
+    the event name and payload of a simulated push, tag push, pull request,
+    schedule or manual run).
 
     Outcomes are keyed by job id ("success" | "failed" | "skipped"; a matrix
     job is "failed" if any leg failed).  act exits 1 when any job failed, even
@@ -684,7 +808,7 @@ def run_act(
             shutil.copytree(src, repo, ignore=_COPY_IGNORE, symlinks=True)
         else:
             raise AssertionError(f"no .github/workflows folder in {src}")
-        _git_snapshot(repo)
+        _git_snapshot(repo, branch)
         event_file = tmp / "event.json"
         event_file.write_text(json.dumps(payload))
         cmd = [exe, event]
