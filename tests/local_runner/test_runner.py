@@ -199,7 +199,8 @@ def test_each_attempt_starts_from_a_fresh_workspace(tmp_path: Path) -> None:
     run(repo)
 
     # Every attempt saw the committed files only: no "leftover", no "changed" text.
-    assert lines(seen) == ["file.txt pipeline.yaml | hello"] * 3
+    # (.git is the workspace's own shallow clone of HEAD.)
+    assert lines(seen) == [".git file.txt pipeline.yaml | hello"] * 3
 
 
 def test_retry_on_timeout_does_not_retry_an_exit_code_failure(tmp_path: Path) -> None:
@@ -1127,3 +1128,38 @@ def test_cache_is_kept_across_runs_under_a_hash_key(tmp_path: Path) -> None:
     assert len([p for p in (repo / ".cicd" / "cache").iterdir() if p.name[0] != "."]) == 2
     # The workspace of the first run is gone, the cache is not what kept the files.
     assert not (Path(first["reports"]["run_dir"]) / "work").exists()
+
+
+GIT_JOBS = """\
+name: git-jobs
+stages:
+  - name: s
+    jobs:
+      - name: with-checkout
+        steps:
+          - checkout: {}
+          - run: |
+              test "$(git rev-parse HEAD)" = "$CICD_SHA"
+              git -c user.name=j -c user.email=j@j -c commit.gpgsign=false \
+                commit -q --allow-empty -m job
+      - name: without-checkout
+        steps:
+          - run: |
+              if git rev-parse --git-dir; then echo "reached a repository"; exit 1; fi
+              git init -q . && git -c user.name=j -c user.email=j@j commit -q --allow-empty -m x
+"""
+
+
+def test_git_in_a_job_never_reaches_the_users_repository(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", GIT_JOBS)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    result = run(repo)
+
+    assert statuses(result) == {"with-checkout": "success", "without-checkout": "success"}
+    log = subprocess.run(
+        ["git", "log", "--all", "--format=%H %s"], cwd=repo, capture_output=True, text=True
+    ).stdout
+    assert log.splitlines() == [f"{head} init"]  # no commit of a job landed here

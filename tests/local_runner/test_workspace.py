@@ -191,13 +191,44 @@ def test_snapshot_copies_tracked_files_as_they_are_now(tmp_path: Path) -> None:
 
     snap = Snapshot.take(repo, tmp_path / "run/snapshot")
 
-    assert snap.files == tuple(TRACKED)
+    assert tuple(f for f in snap.files if not f.startswith(".git/")) == tuple(TRACKED)
     assert snap.root == tmp_path / "run/snapshot"
     assert (snap.root / "a.txt").read_text() == "a, edited but not committed\n"
     assert not (snap.root / "untracked.txt").exists()
     assert not (snap.root / "build.log").exists()
     assert not (snap.root / ".cicd").exists()
-    assert not (snap.root / ".git").exists()
+
+
+def test_snapshot_has_its_own_shallow_git_without_a_way_back(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "commit", "-q", "-m", "second")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    snap = Snapshot.take(repo, tmp_path / "snapshot")
+    job = tmp_path / "jobs/build"
+    snap.clone_into(job)
+
+    assert not os.path.samefile(job / ".git", repo / ".git")
+    assert git(job, "rev-parse", "HEAD").strip() == head
+    assert git(job, "rev-list", "--count", "HEAD").strip() == "1"  # shallow, like checkout
+    assert git(job, "remote").strip() == ""  # no way to push back into the user's repo
+    assert " M a.txt" in git(job, "status", "--short").splitlines()  # uncommitted edit shows
+    git(job, "commit", "-q", "-am", "made in the job")
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+    assert "made in the job" not in git(repo, "log", "--all", "--oneline")
+
+
+def test_snapshot_of_a_folder_inside_a_repository_or_outside_git_has_no_git(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    inside = Snapshot.take(repo / "sub", tmp_path / "inside")
+    plain = tmp_path / "plain"
+    write(plain / "x.txt", "x\n")
+    outside = Snapshot.take(plain, tmp_path / "outside")
+
+    assert not (inside.root / ".git").exists()
+    assert not (outside.root / ".git").exists()
+    assert outside.files == ("x.txt",)
 
 
 def test_snapshot_keeps_modes_and_symlinks_through_clones(tmp_path: Path) -> None:
@@ -220,7 +251,9 @@ def test_snapshot_keeps_modes_and_symlinks_through_clones(tmp_path: Path) -> Non
     ran = subprocess.run([str(job / "run.sh")], capture_output=True, text=True, check=True)
     assert ran.stdout == "hi\n"
     assert sorted(
-        str(p.relative_to(job)) for p in job.rglob("*") if p.is_file() or p.is_symlink()
+        str(p.relative_to(job))
+        for p in job.rglob("*")
+        if (p.is_file() or p.is_symlink()) and ".git" not in p.relative_to(job).parts
     ) == sorted([*TRACKED, "readonly.txt"])
 
 

@@ -18,6 +18,9 @@ This module owns what happens between "the scheduler starts a job" and "the job 
   ``continue_on_error``. Templates in a script never reach its text: each becomes
   ``${VAR}`` with the value in the environment (``translators.shell.rewrite_for_shell``, the
   rewriting the GitHub translator does), so a value is never parsed as shell code.
+* **Git.** A job that checks out has the snapshot's own shallow ``.git`` (``workspace``);
+  ``GIT_CEILING_DIRECTORIES`` stops git at the workspace, so no job reaches the user's
+  repository, which holds the run folder.
 * **Environment.** Jobs see only a few variables of the caller's environment
   (``PASSTHROUGH``: PATH, HOME, locale...), then ``CI=true``, the ``CICD_*`` facts, the
   pipeline variables, the manual inputs, the matrix values, ``--env-file`` entries that are
@@ -361,6 +364,9 @@ class _JobRun:
         r = inst.resolved
         env = dict(ctx.base_env)
         env["CI"] = "true"
+        # Workspaces live inside the project (.cicd/runs/<id>/work/<job>): without a ceiling,
+        # git in a job without its own .git would find and change the user's repository.
+        env["GIT_CEILING_DIRECTORIES"] = str(self.workspace.parent.resolve())
         env.update(ctx.event.facts(ctx.run_id))
         env["CICD_PIPELINE"] = ctx.pipeline_name
         env["CICD_JOB"] = inst.name

@@ -14,7 +14,12 @@ Invariants
     stay symlinks with the same target, never followed; other file types are left out. Git
     tracks no directories, so a directory exists in a workspace only when a file lives in it.
     Modification times are not kept.
-  * ``.cicd/`` (the runner's own state) is never part of the copy; nor is ``.git``.
+  * ``.cicd/`` (the runner's own state) is never part of the copy; nor is the project's
+    ``.git``. When the project is the top of a git work tree with a commit, the snapshot gets
+    a ``.git`` of its own instead: a shallow clone of HEAD (depth 1, like actions/checkout),
+    without hooks, tags or remote, its index built from HEAD, so ``git rev-parse HEAD``,
+    ``git log -1`` and ``git status`` (the uncommitted changes the snapshot carries) work in
+    a job, and no git command in a job can reach or change the user's repository.
   * A file is copied by ``FICLONE`` first, then ``os.copy_file_range``, then a read/write
     loop. When a method reports that a pair of filesystems does not support it, the pair is
     remembered for the life of the process and the method is not tried again, so an ext4 or
@@ -27,6 +32,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -220,7 +226,10 @@ class Snapshot:
         self.files = tuple(sorted(files))
         base = os.fspath(root)
         self._device = os.stat(base).st_dev
-        dirs: set[str] = set()
+        # git needs its empty folders (refs/tags, objects/info); elsewhere only files count.
+        dirs: set[str] = (
+            set(_folders(f"{base}/.git", ".git")) if os.path.isdir(f"{base}/.git") else set()
+        )
         items: list[tuple[str, int, str | None]] = []
         for rel in self.files:
             parent = rel.rpartition("/")[0]
@@ -264,6 +273,7 @@ class Snapshot:
             except FileNotFoundError:
                 continue  # deleted while the snapshot was taken: as if deleted before
             copied.append(rel)
+        copied += _own_git(project_dir, dest)
         return cls(dest, copied)
 
     def clone_into(self, workspace: Path) -> None:
@@ -291,6 +301,71 @@ class Snapshot:
                 os.symlink(link, f"{target}/{rel}")
             else:
                 clone_file(f"{source}/{rel}", f"{target}/{rel}", mode, devices)
+
+
+def _folders(path: str, rel: str) -> Iterator[str]:
+    """``rel`` and every folder below ``path``, as paths relative to the snapshot."""
+    yield rel
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _folders(entry.path, f"{rel}/{entry.name}")
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str] | None:
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
+        env.pop(name, None)
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _own_git(project_dir: Path, dest: Path) -> list[str]:
+    """Give the snapshot its own shallow ``.git`` (see the module docstring); returns its
+    files relative to ``dest``, or nothing when the project is not the top of a git work
+    tree with a commit, or git cannot clone it (the snapshot then has no ``.git``)."""
+    top = _git(["rev-parse", "--show-toplevel"], project_dir)
+    head = _git(["rev-parse", "--verify", "-q", "HEAD"], project_dir)
+    if top is None or head is None or top.returncode != 0 or head.returncode != 0:
+        return []
+    if Path(top.stdout.strip()).resolve() != project_dir.resolve():
+        return []  # a folder inside a repository: its workspace has no repository root
+    scratch = dest.parent / (dest.name + ".git-clone")
+    cloned = _git(
+        [
+            "clone",
+            "--quiet",
+            "--depth=1",
+            "--no-checkout",
+            "--no-tags",
+            "--template=",
+            f"file://{project_dir.resolve()}",
+            str(scratch),
+        ],
+        dest.parent,
+    )
+    try:
+        if cloned is None or cloned.returncode != 0:
+            return []
+        os.rename(scratch / ".git", dest / ".git")
+        for args in (["remote", "remove", "origin"], ["reset", "--quiet"]):
+            _git(args, dest)
+        git_dir = os.fspath(dest / ".git")
+        return [".git/" + rel for rel in _walk_files(git_dir)]
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _make_parents(root: str, rel: str, made: set[str]) -> None:
