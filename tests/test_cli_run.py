@@ -54,6 +54,9 @@ stages:
 """
 
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
 def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "codomyrmex.ci_cd_automation.cli", *args]
 
@@ -511,3 +514,43 @@ def test_the_next_run_closes_a_run_whose_runner_was_killed(
     (job,) = stale.jobs
     assert job.status == "cancelled"
     assert job.attempt_records[0].reason == "the runner stopped without closing the run"
+
+
+@pytest.mark.parametrize(
+    "example", sorted(p.parent.name for p in EXAMPLES.glob("*/pipeline.yaml")), ids=str
+)
+def test_every_example_has_a_dry_run_plan(example: str, tmp_path: Path) -> None:
+    pipeline = EXAMPLES / example / "pipeline.yaml"
+    result = cicd("run", str(pipeline), "--dry-run", "--json", "--project-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["status"] == "planned"
+    assert plan["jobs"], plan
+    assert {e["status"] for e in plan["jobs"]} <= {"planned", "skipped"}
+    assert not (tmp_path / ".cicd").exists()
+
+
+def test_skip_reasons_name_matrix_legs_by_their_values(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: legs
+            stages:
+              - name: s
+                jobs:
+                  - name: m
+                    matrix: {n: [1, 2]}
+                    when: {branches: [release]}
+                    steps: [{run: "true"}]
+                  - name: d
+                    needs: [m]
+                    steps: [{run: "true"}]
+            """
+        )
+    )
+    for extra in (["--dry-run"], []):
+        result = cicd(
+            "run", str(tmp_path / "p.yaml"), "--json", "--project-dir", str(tmp_path), *extra
+        )
+        reasons = {e["name"]: e["reason"] for e in json.loads(result.stdout)["jobs"]}
+        assert reasons["d"] == 'dependency "m (n=1)" was skipped', extra

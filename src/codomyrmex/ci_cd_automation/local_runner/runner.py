@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -299,7 +300,7 @@ def _execute(
                 result.job_run_id, status, exit_code=result.exit_code, duration=result.duration
             )
             entries[iid] = _entry(inst, status, result)
-        reason = scheduler.reasons.get(iid)
+        reason = _readable(scheduler.reasons.get(iid), instances)
         observer.job_finished(
             inst,
             _masked(entries[iid], masker),
@@ -403,6 +404,18 @@ def _owner_mark(pid: int) -> str | None:
     return f"{pid} {fields[19]}" if len(fields) > 19 else str(pid)
 
 
+def _readable(reason: str | None, instances: Mapping[str, JobInstance]) -> str | None:
+    """A scheduler reason with instance ids (``build.2``) written as labels
+    (``build (os=linux)``)."""
+    if reason is None:
+        return None
+    return re.sub(
+        r'"([^"]+)"',
+        lambda m: f'"{instances[m.group(1)].label}"' if m.group(1) in instances else m.group(0),
+        reason,
+    )
+
+
 def _checks_out(inst: JobInstance) -> bool:
     from .executor import _checks_out as checks
 
@@ -448,10 +461,11 @@ def _result(
     masker: SecretMasker | None = None,
 ) -> dict[str, Any]:
     jobs = []
+    by_id = plan.by_id()
     for inst in plan.instances:
         entry = dict(entries.get(inst.id) or _entry(inst, "cancelled"))
         if inst.id in reasons:
-            entry["reason"] = reasons[inst.id]
+            entry["reason"] = _readable(reasons[inst.id], by_id)
         jobs.append(entry)
     completed = 0
     for stage in plan.pipeline.stages:
