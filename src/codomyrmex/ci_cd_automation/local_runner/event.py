@@ -74,15 +74,14 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
 from ..model.pipeline import Event, Pipeline, PipelineConfig, When
+from .git import git_output
 
 __all__ = [
     "EVENTS",
@@ -111,16 +110,6 @@ GIT_TIMEOUT = 5.0
 """Seconds one git command may take before the project counts as "not a repository"."""
 
 _SHA = re.compile(r"[0-9a-f]{40}")
-# Variables that point git at another repository than the one around project_dir.
-_GIT_LOCATION_VARS = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-)
 
 
 # --- the event ------------------------------------------------------------------------
@@ -299,23 +288,7 @@ class _Git:
         self._inside: bool | None = None
 
     def run(self, *args: str) -> str | None:
-        env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-        env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
-        try:
-            done = subprocess.run(
-                ["git", *args],
-                cwd=self.cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                encoding="utf-8",
-                errors="replace",
-                timeout=GIT_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
+        return git_output(args, self.cwd, timeout=GIT_TIMEOUT)
 
     def is_work_tree(self) -> bool:
         if self._inside is None:

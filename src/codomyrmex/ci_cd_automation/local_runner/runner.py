@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +45,7 @@ from ..store import NewJob, NewRun, RunFilter, Store
 from . import scheduler as sched
 from .event import SimulatedEvent, simulate
 from .executor import JobExecutor, RunContext, caller_environment
+from .git import git_output
 from .masking import SecretMasker
 from .plan import JobInstance, RunPlan, build_plan
 from .storage import CacheStore
@@ -100,19 +100,8 @@ def project_root(given: Path | None = None) -> Path:
         if not given.is_dir():
             raise ValueError(f"--project-dir {given}: not a directory")
         return given.resolve()
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return Path.cwd().resolve()
-    top = done.stdout.strip()
-    return Path(top).resolve() if done.returncode == 0 and top else Path.cwd().resolve()
+    top = (git_output(["rev-parse", "--show-toplevel"], Path.cwd()) or "").strip()
+    return Path(top).resolve() if top else Path.cwd().resolve()
 
 
 def read_env_file(path: Path) -> dict[str, str]:

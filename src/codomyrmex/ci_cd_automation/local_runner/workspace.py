@@ -24,7 +24,7 @@ Invariants
     loop. When a method reports that a pair of filesystems does not support it, the pair is
     remembered for the life of the process and the method is not tried again, so an ext4 or
     tmpfs checkout pays one failed ioctl per run, not one per file. No subprocess per job:
-    the only subprocess is the one ``git ls-files`` per ``tracked_files`` call.
+    git runs once per run (``git ls-files``, and the clone of the snapshot's ``.git``).
 """
 
 from __future__ import annotations
@@ -39,9 +39,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import PipelineExecutionError
-
-GIT_TIMEOUT = 30.0
-"""Seconds ``git ls-files`` may take before the runner gives up."""
+from .git import GIT_TIMEOUT, git_output, run_git
 
 RUNNER_DIR = ".cicd"
 """The runner's state folder at the top of a project; never copied into a workspace."""
@@ -81,18 +79,8 @@ def tracked_files(project_dir: Path) -> list[str]:
 
 def _git_ls_files(project_dir: Path) -> list[str] | None:
     """git's index entries under ``project_dir`` without gitlinks; None outside a work tree."""
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
-    command = ("git", "ls-files", "-z", "--cached", "--stage")
     try:
-        done = subprocess.run(
-            command,
-            cwd=project_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
+        done = run_git(("ls-files", "-z", "--cached", "--stage"), project_dir)
     except FileNotFoundError:
         if not project_dir.is_dir():
             raise
@@ -312,37 +300,18 @@ def _folders(path: str, rel: str) -> Iterator[str]:
                 yield from _folders(entry.path, f"{rel}/{entry.name}")
 
 
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str] | None:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
-        env.pop(name, None)
-    try:
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
 def _own_git(project_dir: Path, dest: Path) -> list[str]:
     """Give the snapshot its own shallow ``.git`` (see the module docstring); returns its
     files relative to ``dest``, or nothing when the project is not the top of a git work
     tree with a commit, or git cannot clone it (the snapshot then has no ``.git``)."""
-    top = _git(["rev-parse", "--show-toplevel"], project_dir)
-    head = _git(["rev-parse", "--verify", "-q", "HEAD"], project_dir)
-    if top is None or head is None or top.returncode != 0 or head.returncode != 0:
+    top = git_output(["rev-parse", "--show-toplevel"], project_dir)
+    head = git_output(["rev-parse", "--verify", "-q", "HEAD"], project_dir)
+    if top is None or head is None:
         return []
-    if Path(top.stdout.strip()).resolve() != project_dir.resolve():
+    if Path(top.strip()).resolve() != project_dir.resolve():
         return []  # a folder inside a repository: its workspace has no repository root
     scratch = dest.parent / (dest.name + ".git-clone")
-    cloned = _git(
+    cloned = git_output(
         [
             "clone",
             "--quiet",
@@ -356,11 +325,11 @@ def _own_git(project_dir: Path, dest: Path) -> list[str]:
         dest.parent,
     )
     try:
-        if cloned is None or cloned.returncode != 0:
+        if cloned is None:
             return []
         os.rename(scratch / ".git", dest / ".git")
         for args in (["remote", "remove", "origin"], ["reset", "--quiet"]):
-            _git(args, dest)
+            git_output(args, dest)
         git_dir = os.fspath(dest / ".git")
         return [".git/" + rel for rel in _walk_files(git_dir)]
     finally:
