@@ -19,7 +19,8 @@ that goes wrong while doing work is a ``CICDError``::
         ├── OptimizationError
         ├── NotBuiltError               (also a RuntimeError)
         └── ProviderError
-            └── RateLimitError
+            ├── RateLimitError
+            └── SyncConflictError
 
 The command line turns a ``PipelineValidationError`` into its diagnostic lines and exit
 code 2, a ``PipelineImportError`` into its line and exit code 2, any other ``CICDError``
@@ -110,3 +111,7 @@ class RateLimitError(ProviderError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, provider=provider, status_code=status_code, request_id=request_id)
+
+
+class SyncConflictError(ProviderError):
+    """Raised when the branch moved again after a sync planned twice: nothing was committed."""

@@ -1,0 +1,136 @@
+"""What every provider backend shares: plans of file changes, sync results, the protocol.
+
+A plan compares the files ``render`` generated with what the remote branch holds at one
+commit (``Plan.head``): each file is ``create``, ``update`` or ``unchanged``, with a unified
+diff. ``sync`` applies a plan as one commit whose parent is exactly ``Plan.head``; when the
+branch moved since, the backend plans again once on the new head and applies that, and when
+it moved again it raises ``SyncConflictError``: a sync never overwrites a commit it did not
+plan against, and never makes a commit that changes nothing.
+
+Provider vocabulary (trees, refs, actions, merge requests) stays in the provider modules.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ProviderName = Literal["github", "gitlab"]
+Action = Literal["create", "update", "unchanged"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One generated file against the remote branch."""
+
+    path: str
+    action: Action
+    content: str
+    remote: str | None
+    diff: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The changes that would bring ``branch`` of ``target`` to the generated files.
+
+    Attributes:
+        provider: ``github`` or ``gitlab``.
+        target: ``owner/name`` (GitHub) or ``group/name`` (GitLab).
+        branch: the branch compared with.
+        head: the commit of ``branch`` the comparison was made against.
+        changes: one entry per generated file, sorted by path.
+    """
+
+    provider: ProviderName
+    target: str
+    branch: str
+    head: str
+    changes: tuple[FileChange, ...]
+
+    @property
+    def changed(self) -> tuple[FileChange, ...]:
+        """The changes that need a commit (create or update)."""
+        return tuple(c for c in self.changes if c.action != "unchanged")
+
+    def format(self) -> str:
+        """The plan as a person reads it: a line per file, then the diffs."""
+        lines = [f"{self.provider} {self.target}@{self.branch} ({self.head[:12]}):"]
+        for change in self.changes:
+            lines.append(f"  {change.action:<9} {change.path}")
+        count = len(self.changed)
+        lines.append(f"{count} file{'s' if count != 1 else ''} to change")
+        text = "\n".join(lines) + "\n"
+        return text + "".join(c.diff for c in self.changed)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a sync did: the commit made (None when nothing changed) and where to see it.
+
+    Attributes:
+        plan: the plan that was applied (the second one when the branch had moved).
+        commit: the new commit's id, or None when there was nothing to change.
+        branch: the branch the commit is on (a new one with ``pull_request``).
+        url: the commit's web page.
+        pull_request_url: the pull/merge request opened, if one was asked for.
+        replanned: the branch had moved after the first plan and was planned again.
+    """
+
+    plan: Plan
+    commit: str | None
+    branch: str
+    url: str | None = None
+    pull_request_url: str | None = None
+    replanned: bool = False
+
+
+def compare(
+    provider: ProviderName,
+    target: str,
+    branch: str,
+    head: str,
+    generated: Mapping[str, str],
+    remote: Mapping[str, str | None],
+) -> Plan:
+    """The plan for ``generated`` files against the ``remote`` contents (None: missing)."""
+    changes = []
+    for path in sorted(generated):
+        content = generated[path]
+        old = remote.get(path)
+        if old is None:
+            action: Action = "create"
+        elif old == content:
+            action = "unchanged"
+        else:
+            action = "update"
+        diff = (
+            ""
+            if action == "unchanged"
+            else "".join(
+                difflib.unified_diff(
+                    (old or "").splitlines(keepends=True),
+                    content.splitlines(keepends=True),
+                    fromfile="/dev/null" if old is None else f"a/{path}",
+                    tofile=f"b/{path}",
+                )
+            )
+        )
+        changes.append(FileChange(path, action, content, old, diff))
+    return Plan(provider, target, branch, head, tuple(changes))
+
+
+class Backend(Protocol):
+    """Plan and sync of generated files on one provider repository."""
+
+    provider: ProviderName
+
+    def plan(self, files: Mapping[str, str], *, branch: str | None = None) -> Plan:
+        """Compare ``files`` (path -> text) with ``branch`` (default: the default branch)."""
+        ...
+
+    def sync(self, plan: Plan, *, message: str, pull_request: bool = False) -> SyncResult:
+        """Apply ``plan`` as one commit (on a new branch with a pull/merge request)."""
+        ...
