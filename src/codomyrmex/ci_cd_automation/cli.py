@@ -119,6 +119,32 @@ def _parser() -> argparse.ArgumentParser:
         "--provider", choices=PROVIDERS, help="of a native PIPELINE; default: detected"
     )
 
+    for name, helptext in (
+        (
+            "plan",
+            "compare the generated files with a repository's branch (create/update/unchanged)",
+        ),
+        ("sync", "commit the generated files to a repository as one commit (or a pull request)"),
+    ):
+        remote = sub.add_parser(name, help=helptext)
+        remote.add_argument("file", metavar="PIPELINE")
+        remote.add_argument("--provider", required=True, choices=("github", "gitlab", "both"))
+        remote.add_argument("--repo", metavar="OWNER/NAME", help="the GitHub repository")
+        remote.add_argument("--project", metavar="GROUP/NAME", help="the GitLab project")
+        remote.add_argument("--branch", metavar="B", help="default: the default branch")
+        remote.add_argument("--github-url", metavar="URL", help="GitHub API base URL (Enterprise)")
+        remote.add_argument("--gitlab-url", metavar="URL", help="GitLab base URL (self-managed)")
+        remote.add_argument(
+            "--budget", type=int, metavar="N", help="most API requests to send per provider"
+        )
+        if name == "sync":
+            remote.add_argument("--message", "-m", metavar="TEXT", help="the commit message")
+            remote.add_argument(
+                "--pull-request",
+                action="store_true",
+                help="commit on a new branch and open a pull/merge request instead",
+            )
+
     audit = sub.add_parser(
         "audit", help="how much of the CI files under folders converts, and why not"
     )
@@ -158,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args.paths, args.json)
         if args.command == "run":
             return _run(args)
+        if args.command in ("plan", "sync"):
+            return _remote(args)
     except PipelineValidationError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic.format(), file=sys.stderr)
@@ -370,6 +398,42 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(format_summary(result))
     return EXIT_FAILED if result["status"] in ("failed", "cancelled") else EXIT_OK
+
+
+def _remote(args: argparse.Namespace) -> int:
+    """``cicd plan`` / ``cicd sync`` on one or both providers."""
+    from .backends.remote import open_backends
+
+    pipeline = load_pipeline(args.file)
+    trace = (lambda line: print(line, file=sys.stderr)) if args.debug else None
+    backends = open_backends(
+        args.provider,
+        repo=args.repo,
+        project=args.project,
+        github_url=args.github_url,
+        gitlab_url=args.gitlab_url,
+        budget=args.budget,
+        on_wait=lambda message: print(message, file=sys.stderr),
+        trace=trace,
+    )
+    for provider, backend in backends:
+        files = render(pipeline, provider).files
+        plan = backend.plan(files, branch=args.branch)
+        if args.command == "plan":
+            sys.stdout.write(plan.format())
+            continue
+        message = args.message or f"cicd: sync CI files generated from {pipeline.name}"
+        result = backend.sync(plan, message=message, pull_request=args.pull_request)
+        if result.commit is None:
+            print(f"{provider} {plan.target}@{plan.branch}: nothing to change")
+            continue
+        moved = " (the branch had moved; planned again)" if result.replanned else ""
+        print(
+            f"{provider} {plan.target}: committed {result.commit[:12]} on {result.branch}{moved}"
+            + (f"; review: {result.pull_request_url}" if result.pull_request_url else "")
+            + (f"; {result.url}" if result.url and not result.pull_request_url else "")
+        )
+    return EXIT_OK
 
 
 def _pairs(flag: str, items: Sequence[str]) -> dict[str, str]:

@@ -1,0 +1,75 @@
+"""Opening the provider backends a command names: flags checked, credentials loaded.
+
+This module owns the step from ``--provider github|gitlab|both``, ``--repo``/``--project``,
+the base-URL flags and the request budget to ready ``Backend`` objects, so the command line and
+the Python API agree on what is required: ``github`` needs ``owner/name``, ``gitlab`` needs
+``group/name`` (any depth of subgroups), ``both`` needs both. Missing or malformed names are a
+``ValueError`` (bad input) before any credential is read or any request is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .base import Backend, ProviderName
+from .credentials import load_credentials
+from .transport import Policy
+
+_GITHUB_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_GITLAB_PROJECT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+
+
+def open_backends(
+    provider: str,
+    *,
+    repo: str | None = None,
+    project: str | None = None,
+    github_url: str | None = None,
+    gitlab_url: str | None = None,
+    budget: int | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    trace: Callable[[str], None] | None = None,
+) -> list[tuple[ProviderName, Backend]]:
+    """The backends for ``provider`` (``github``, ``gitlab`` or ``both``), in that order.
+
+    Raises:
+        ValueError: a missing or malformed ``repo``/``project``, an unknown provider, a budget
+            below 1.
+        CICDError: no token (see ``credentials.load_credentials``).
+    """
+    if provider not in ("github", "gitlab", "both"):
+        raise ValueError(f'unknown provider "{provider}": use github, gitlab or both')
+    if budget is not None and budget < 1:
+        raise ValueError(f"--budget must be at least 1, got {budget}")
+    wanted: list[ProviderName] = ["github", "gitlab"] if provider == "both" else [provider]  # type: ignore[list-item]
+    if "github" in wanted and not (repo and _GITHUB_REPO.match(repo)):
+        raise ValueError(f"--repo OWNER/NAME is required for GitHub (got {repo!r})")
+    if "gitlab" in wanted and not (project and _GITLAB_PROJECT.match(project)):
+        raise ValueError(f"--project GROUP/NAME is required for GitLab (got {project!r})")
+    policy = Policy(budget=budget, on_wait=on_wait, trace=trace)
+    out: list[tuple[ProviderName, Backend]] = []
+    for name in wanted:
+        if name == "github":
+            from .github import GitHubBackend
+
+            assert repo is not None
+            out.append(
+                (
+                    name,
+                    GitHubBackend(repo, load_credentials("github", url=github_url), policy=policy),
+                )
+            )
+        else:
+            from .gitlab import GitLabBackend
+
+            assert project is not None
+            out.append(
+                (
+                    name,
+                    GitLabBackend(
+                        project, load_credentials("gitlab", url=gitlab_url), policy=policy
+                    ),
+                )
+            )
+    return out
