@@ -15,8 +15,9 @@ Provider vocabulary (trees, refs, actions, merge requests) stays in the provider
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 ProviderName = Literal["github", "gitlab"]
@@ -135,4 +136,114 @@ class Backend(Protocol):
 
     def sync(self, plan: Plan, *, message: str, pull_request: bool = False) -> SyncResult:
         """Apply ``plan`` as one commit (on a new branch with a pull/merge request)."""
+        ...
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+RunStatus = Literal["queued", "running", "success", "failed", "cancelled", "skipped"]
+FINISHED: frozenset[str] = frozenset({"success", "failed", "cancelled", "skipped"})
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    """One job of a provider run, normalised (DESIGN.md: the ``JobRun`` shape).
+
+    Attributes:
+        provider_job_id: the provider's id of this job (attempt) as text.
+        name: the job's name as the provider shows it (``unit (3.12)``, ``unit: [3.12]``).
+        status: normalised status.
+        attempt: 1 for the first try; GitHub ``run_attempt``, GitLab the n-th retry of the name.
+        allowed_failure: GitLab ``allow_failure``; GitHub: False (continue-on-error is not
+            reported by the API).
+        queued_at, started_at, finished_at: aware datetimes, or None.
+        url: the job's web page.
+    """
+
+    provider_job_id: str
+    name: str
+    status: RunStatus
+    attempt: int = 1
+    allowed_failure: bool = False
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteRun:
+    """One provider run (GitHub workflow run, GitLab pipeline), normalised.
+
+    Attributes:
+        provider: ``github`` or ``gitlab``.
+        target: ``owner/name`` or ``group/name``.
+        provider_run_id: the provider's run id as text.
+        pipeline: the workflow's name (GitHub) or the project path (GitLab).
+        status: normalised status.
+        event: ``push``, ``pull_request``, ``schedule``, ``manual`` or the provider's own word.
+        ref: the branch or tag name; sha: the commit.
+        attempt: GitHub ``run_attempt``; GitLab 1.
+        created_at, started_at, finished_at: aware datetimes, or None.
+        url: the run's web page.
+        jobs: the jobs, when they were fetched.
+    """
+
+    provider: ProviderName
+    target: str
+    provider_run_id: str
+    pipeline: str
+    status: RunStatus
+    event: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    attempt: int = 1
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    url: str | None = None
+    jobs: tuple[RemoteJob, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class RunBackend(Protocol):
+    """Runs on one provider repository: start, read, list, cancel, logs."""
+
+    provider: ProviderName
+
+    def trigger(
+        self,
+        *,
+        ref: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        workflow: str | None = None,
+    ) -> RemoteRun:
+        """Start a run (GitHub workflow_dispatch of ``workflow``; GitLab a pipeline with
+        ``inputs`` as variables) and return it as soon as the provider knows it."""
+        ...
+
+    def get_run(self, run_id: str, *, jobs: bool = True) -> RemoteRun:
+        """The run now; with ``jobs`` its jobs too (every page)."""
+        ...
+
+    def poll_run(self, run: RemoteRun) -> RemoteRun | None:
+        """The run again if it changed since ``run`` was read, else None; a conditional request
+        (ETag) so that an unchanged run costs one request and no quota where the provider
+        allows it, and jobs are fetched only when the run changed."""
+        ...
+
+    def list_runs(self, *, since: datetime | None = None) -> Iterator[RemoteRun]:
+        """Runs created (GitHub) or updated (GitLab) at or after ``since``, newest first,
+        every page, without jobs."""
+        ...
+
+    def cancel(self, run_id: str) -> None:
+        """Ask the provider to cancel the run."""
+        ...
+
+    def logs(self, run_id: str, *, job: str | None = None) -> str:
+        """The log text of one job (by name or id) or of every job, in job order."""
         ...
