@@ -126,9 +126,9 @@ def test_sync_on_gitlab_with_nothing_to_change_commits_nothing(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--provider", "github"], "--repo OWNER/NAME is required for GitHub"),
-        (["--provider", "both", "--repo", "o/r"], "--project GROUP/NAME is required"),
-        (["--provider", "gitlab", "--project", "nogroup"], "--project GROUP/NAME is required"),
+        (["--provider", "github"], 'GitHub needs a repository "OWNER/NAME"'),
+        (["--provider", "both", "--repo", "o/r"], 'GitLab needs a project "GROUP/NAME"'),
+        (["--provider", "gitlab", "--project", "nogroup"], 'GitLab needs a project "GROUP/NAME"'),
         (["--provider", "github", "--repo", "o/r", "--budget", "0"], "--budget must be at least 1"),
     ],
 )

@@ -77,12 +77,16 @@ def test_functions_not_built_yet_say_so(name: str, args: tuple[object, ...]) -> 
         getattr(api, name)(*args)
 
 
-def test_run_pipeline_refuses_provider_backends_until_they_exist() -> None:
+def test_run_pipeline_checks_its_backend_and_keywords() -> None:
     pipeline = api.create_pipeline(
         "p", [{"name": "s", "jobs": [{"name": "j", "steps": [{"run": "true"}]}]}]
     )
-    with pytest.raises(api.NotBuiltError, match=r"issue #5"):
+    with pytest.raises(ValueError, match='GitHub needs a repository "OWNER/NAME"'):
         api.run_pipeline(pipeline, backend="github")
+    with pytest.raises(ValueError, match="unknown backend 'jenkins'"):
+        api.run_pipeline(pipeline, backend="jenkins")
+    with pytest.raises(ValueError, match="unknown keyword 'jobs'"):
+        api.run_pipeline(pipeline, backend="gitlab", jobs=2)
     with pytest.raises(ValueError, match="unknown keyword 'dryrun'"):
         api.run_pipeline(pipeline, dryrun=True)
 

@@ -1,22 +1,28 @@
-"""``run_pipeline`` of the API specification: run a pipeline with the embedded local backend.
+"""``run_pipeline`` of the API specification: run a pipeline locally or on a provider.
 
-The provider backends (issue #5) will be chosen by a ``backend`` keyword; until then the local
-runner (``local_runner``) is the only one, and any other backend name is refused with
-``NotBuiltError``. Bad keyword values are a ``ValueError`` (configuration errors are
-``ValueError`` subclasses, DESIGN.md); ``PipelineExecutionError`` only when the runner itself
-cannot go on. A failed job is data: the returned dictionary says ``"status": "failed"``.
+``backend="local"`` (the default) runs it on this machine (``local_runner``).
+``backend="github"`` / ``"gitlab"`` starts a run of the files already synced to ``repo`` /
+``project`` (``cicd sync``), and with ``wait=True`` (the default) follows it with conditional
+polls until it ends (``backends.watch``); the result has the same keys as the local one, with
+the provider's run id, URL and jobs. Bad keyword values are a ``ValueError`` (configuration
+errors are ``ValueError`` subclasses, DESIGN.md); ``PipelineExecutionError`` only when the
+runner itself cannot go on, ``ProviderError`` when a provider cannot be asked. A failed job is
+data: the returned dictionary says ``"status": "failed"``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .errors import NotBuiltError
+from .backends.base import RemoteRun, RunBackend
 from .local_runner.runner import RunOptions, run_local
 from .model.pipeline import Pipeline
 
+_REMOTE_KEYWORDS = frozenset(
+    {"backend", "repo", "project", "ref", "inputs", "wait", "interval", "timeout", "url", "budget"}
+)
 _KEYWORDS = frozenset(
     {
         "backend",
@@ -68,11 +74,16 @@ def run_pipeline(
             f"expected one of {', '.join(sorted(_KEYWORDS))}"
         )
     backend = kwargs.get("backend", "local")
+    if backend in ("github", "gitlab"):
+        unknown = sorted(set(kwargs) - _REMOTE_KEYWORDS)
+        if unknown:
+            raise ValueError(
+                f"run_pipeline(backend={backend!r}): unknown keyword {unknown[0]!r}; "
+                f"expected one of {', '.join(sorted(_REMOTE_KEYWORDS))}"
+            )
+        return _run_remote(pipeline, environment, backend, kwargs)
     if backend != "local":
-        raise NotBuiltError(
-            f"run_pipeline(backend={backend!r}) is not built yet: "
-            "provider backends arrive with issue #5"
-        )
+        raise ValueError(f"run_pipeline: unknown backend {backend!r}; use local, github or gitlab")
     options = RunOptions(
         environment=environment,
         event=kwargs.get("event", "push"),
@@ -90,6 +101,87 @@ def run_pipeline(
         keep_workspaces=bool(kwargs.get("keep_workspaces", False)),
     )
     return run_local(pipeline, options)
+
+
+def _run_remote(
+    pipeline: Pipeline, environment: str, provider: str, kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    import time
+
+    from .backends.remote import open_backends
+    from .backends.watch import watch
+
+    began = time.monotonic()
+    ((_, backend),) = open_backends(
+        provider,
+        repo=kwargs.get("repo"),
+        project=kwargs.get("project"),
+        github_url=kwargs.get("url") if provider == "github" else None,
+        gitlab_url=kwargs.get("url") if provider == "gitlab" else None,
+        budget=kwargs.get("budget"),
+    )
+    runs = cast("RunBackend", backend)
+    inputs = _text_map("inputs", kwargs.get("inputs")) or {}
+    run = runs.trigger(ref=kwargs.get("ref"), inputs=inputs, workflow=f"{pipeline.name}.yml")
+    if kwargs.get("wait", True):
+        run = watch(
+            runs, run, interval=float(kwargs.get("interval", 5.0)), timeout=kwargs.get("timeout")
+        ).run
+    return remote_result(pipeline, environment, run, time.monotonic() - began)
+
+
+def remote_result(
+    pipeline: Pipeline, environment: str, run: RemoteRun, elapsed: float
+) -> dict[str, Any]:
+    """SPEC.md's result dictionary for a provider run (``status`` is the run's own while it
+    has not finished: ``queued`` or ``running``)."""
+    jobs = [
+        {
+            "name": job.name,
+            "matrix": None,
+            "status": job.status,
+            "allowed_failure": job.allowed_failure,
+            "attempts": job.attempt,
+            "duration": (
+                round((job.finished_at - job.started_at).total_seconds(), 3)
+                if job.started_at and job.finished_at
+                else None
+            ),
+            "exit_code": None,
+            "log": job.url,
+        }
+        for job in run.jobs
+    ]
+    completed = 0
+    for stage in pipeline.stages:
+        names = [j.name for j in stage.jobs]
+        mine = [j for j in run.jobs if any(_same_job(n, j.name) for n in names)]
+        if mine and all(j.status in ("success", "skipped") or j.allowed_failure for j in mine):
+            completed += 1
+    return {
+        "status": run.status,
+        "pipeline_id": pipeline.id,
+        "run_id": run.provider_run_id,
+        "execution_time": round(elapsed, 3),
+        "stages_completed": completed,
+        "stages_total": len(pipeline.stages),
+        "artifacts": [],
+        "reports": {
+            "provider": run.provider,
+            "target": run.target,
+            "url": run.url,
+            "ref": run.ref,
+            "sha": run.sha,
+            "environment": environment,
+        },
+        "jobs": jobs,
+    }
+
+
+def _same_job(neutral: str, remote: str) -> bool:
+    """A provider job name stands for a neutral job: the same name, or a matrix leg of it
+    (GitHub ``unit (3.12)``, GitLab ``unit: [3.12]``)."""
+    return remote == neutral or remote.startswith((f"{neutral} (", f"{neutral}: ["))
 
 
 def _text_map(name: str, value: Any) -> dict[str, str] | None:

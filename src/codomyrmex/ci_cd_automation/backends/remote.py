@@ -44,9 +44,13 @@ def open_backends(
         raise ValueError(f"--budget must be at least 1, got {budget}")
     wanted: list[ProviderName] = ["github", "gitlab"] if provider == "both" else [provider]  # type: ignore[list-item]
     if "github" in wanted and not (repo and _GITHUB_REPO.match(repo)):
-        raise ValueError(f"--repo OWNER/NAME is required for GitHub (got {repo!r})")
+        raise ValueError(
+            f'GitHub needs a repository "OWNER/NAME" (--repo; repo= in Python), got {repo!r}'
+        )
     if "gitlab" in wanted and not (project and _GITLAB_PROJECT.match(project)):
-        raise ValueError(f"--project GROUP/NAME is required for GitLab (got {project!r})")
+        raise ValueError(
+            f'GitLab needs a project "GROUP/NAME" (--project; project= in Python), got {project!r}'
+        )
     policy = Policy(budget=budget, on_wait=on_wait, trace=trace)
     out: list[tuple[ProviderName, Backend]] = []
     for name in wanted:
