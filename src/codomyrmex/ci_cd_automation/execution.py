@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from .backends.base import RemoteRun, RunBackend
 from .local_runner.runner import RunOptions, run_local
 from .model.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from .backends.base import RemoteRun, RunBackend
 
 _REMOTE_KEYWORDS = frozenset(
     {"backend", "repo", "project", "ref", "inputs", "wait", "interval", "timeout", "url", "budget"}

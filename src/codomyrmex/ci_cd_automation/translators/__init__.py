@@ -6,13 +6,12 @@ and fidelity losses of all of them, files keyed by their path relative to the re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Literal
 
 from ..model.pipeline import Pipeline
 from .fidelity import Loss, Rendering
-from .github import render_github
-from .gitlab import render_gitlab
 
 Target = Literal["github", "gitlab", "all"]
 TARGETS: tuple[str, ...] = ("github", "gitlab")
@@ -28,6 +27,7 @@ def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
         raise ValueError(f'unknown target "{target}": use github, gitlab or all')
     source = pipeline.source
     name = PurePath(source.file).name if source else None
+    render_github, render_gitlab = _generators()
     result = Rendering()
     if target in ("github", "all"):
         result = result.merged(render_github(pipeline, name))
@@ -41,11 +41,21 @@ def fidelity_losses(pipeline: Pipeline, target: Target | str = "all") -> tuple[L
     if target not in (*TARGETS, "all"):
         raise ValueError(f'unknown target "{target}": use github, gitlab or all')
     losses: tuple[Loss, ...] = ()
+    render_github, render_gitlab = _generators()
     if target in ("github", "all"):
         losses += render_github(pipeline, dump=False).losses
     if target in ("gitlab", "all"):
         losses += render_gitlab(pipeline, dump=False).losses
     return losses
+
+
+def _generators() -> tuple[Callable[..., Rendering], Callable[..., Rendering]]:
+    """The two generators, imported on first use: ``cicd run`` and the store never render,
+    and importing both costs a noticeable part of the command's start-up."""
+    from .github import render_github
+    from .gitlab import render_gitlab
+
+    return render_github, render_gitlab
 
 
 __all__ = ["TARGETS", "Loss", "Rendering", "Target", "fidelity_losses", "render"]
