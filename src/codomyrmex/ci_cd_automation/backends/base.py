@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 ProviderName = Literal["github", "gitlab"]
+RunProvider = Literal["local", "github", "gitlab"]
 Action = Literal["create", "update", "unchanged"]
 
 
@@ -176,9 +177,9 @@ class RemoteRun:
     """One provider run (GitHub workflow run, GitLab pipeline), normalised.
 
     Attributes:
-        provider: ``github`` or ``gitlab``.
-        target: ``owner/name`` or ``group/name``.
-        provider_run_id: the provider's run id as text.
+        provider: ``local``, ``github`` or ``gitlab``.
+        target: ``owner/name``, ``group/name``, or the project folder of a local run.
+        provider_run_id: the provider's run id (the store's run id for a local run) as text.
         pipeline: the workflow's name (GitHub) or the project path (GitLab).
         status: normalised status.
         event: ``push``, ``pull_request``, ``schedule``, ``manual`` or the provider's own word.
@@ -189,7 +190,7 @@ class RemoteRun:
         jobs: the jobs, when they were fetched.
     """
 
-    provider: ProviderName
+    provider: RunProvider
     target: str
     provider_run_id: str
     pipeline: str
@@ -210,9 +211,10 @@ class RemoteRun:
 
 
 class RunBackend(Protocol):
-    """Runs on one provider repository: start, read, list, cancel, logs."""
+    """Runs on one provider repository (or this machine): start, read, list, cancel, logs."""
 
-    provider: ProviderName
+    @property
+    def provider(self) -> RunProvider: ...
 
     def trigger(
         self,

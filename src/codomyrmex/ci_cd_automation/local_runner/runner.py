@@ -236,7 +236,7 @@ def _execute(
     environ: Mapping[str, str],
 ) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
-    owner = _owner_mark(os.getpid()) or str(os.getpid())
+    owner = owner_mark(os.getpid()) or str(os.getpid())
     (run_dir / OWNER_FILE).write_text(owner, encoding="utf-8")
     instances = {i.id: i for i in plan.instances}
     entries: dict[str, dict[str, Any]] = {}
@@ -371,12 +371,12 @@ def _close_abandoned_runs(store: Store, state: Path) -> None:
         except OSError:
             continue  # no owner recorded yet: the run is just starting
         pid = mark.split()[0]
-        if pid.isdigit() and _owner_mark(int(pid)) == mark:
+        if pid.isdigit() and owner_mark(int(pid)) == mark:
             continue  # still running, in another process
         store.mark_interrupted(run.id, reason="the runner stopped without closing the run")
 
 
-def _owner_mark(pid: int) -> str | None:
+def owner_mark(pid: int) -> str | None:
     """``"<pid> <start time>"`` of a live process (the start time tells a reused pid
     apart), or None when it is gone."""
     try:
