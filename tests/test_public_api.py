@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import codomyrmex.ci_cd_automation as api
@@ -65,7 +67,6 @@ def test_create_pipeline_matches_the_spec_shape() -> None:
 @pytest.mark.parametrize(
     ("name", "args"),
     [
-        ("monitor_pipeline_health", ("id",)),
         ("manage_deployments", ({}, "staging")),
         ("generate_pipeline_reports", ("id",)),
         ("handle_rollback", ("id",)),
@@ -97,3 +98,8 @@ def test_create_pipeline_reports_a_stage_that_is_not_a_mapping() -> None:
     assert [d.format() for d in info.value.diagnostics] == [
         'stages[0]: a stage must be a mapping, found string "x" [wrong-type]'
     ]
+
+
+def test_monitor_pipeline_health_needs_a_store(tmp_path: Path) -> None:
+    with pytest.raises(api.MonitoringError):
+        api.monitor_pipeline_health("demo", store_path=tmp_path / "none.db")

@@ -83,7 +83,15 @@ def test_opening_creates_the_folder_and_the_current_schema(db: Path) -> None:
         assert s.schema_version == SCHEMA_VERSION
         assert s.journal_mode == "wal"
     assert db.exists()
-    assert tables(db) == {"pipelines", "runs", "job_runs", "attempts", "deployments", "audit_log"}
+    assert tables(db) == {
+        "pipelines",
+        "runs",
+        "job_runs",
+        "attempts",
+        "deployments",
+        "audit_log",
+        "provider_state",
+    }
     assert user_version(db) == SCHEMA_VERSION
 
 

@@ -29,12 +29,12 @@ from .execution import run_pipeline
 from .model.diagnostics import Diagnostic
 from .model.loader import load_pipeline
 from .model.pipeline import Job, Pipeline, PipelineConfig, Stage
+from .monitoring import monitor_pipeline_health
 from .pipelines import create_pipeline
 from .roadmap import (
     generate_pipeline_reports,
     handle_rollback,
     manage_deployments,
-    monitor_pipeline_health,
     optimize_pipeline_performance,
 )
 from .translators import Loss, Rendering, render

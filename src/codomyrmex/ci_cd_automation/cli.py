@@ -128,15 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         remote = sub.add_parser(name, help=helptext)
         remote.add_argument("file", metavar="PIPELINE")
-        remote.add_argument("--provider", required=True, choices=("github", "gitlab", "both"))
-        remote.add_argument("--repo", metavar="OWNER/NAME", help="the GitHub repository")
-        remote.add_argument("--project", metavar="GROUP/NAME", help="the GitLab project")
+        _remote_flags(remote, ("github", "gitlab", "both"))
         remote.add_argument("--branch", metavar="B", help="default: the default branch")
-        remote.add_argument("--github-url", metavar="URL", help="GitHub API base URL (Enterprise)")
-        remote.add_argument("--gitlab-url", metavar="URL", help="GitLab base URL (self-managed)")
-        remote.add_argument(
-            "--budget", type=int, metavar="N", help="most API requests to send per provider"
-        )
         if name == "sync":
             remote.add_argument("--message", "-m", metavar="TEXT", help="the commit message")
             remote.add_argument(
@@ -145,12 +138,51 @@ def _parser() -> argparse.ArgumentParser:
                 help="commit on a new branch and open a pull/merge request instead",
             )
 
+    trigger = sub.add_parser("trigger", help="start a run of the synced pipeline on a provider")
+    trigger.add_argument("file", metavar="PIPELINE")
+    _remote_flags(trigger, ("github", "gitlab"))
+    trigger.add_argument("--ref", metavar="R", help="branch or tag (default: the default branch)")
+    trigger.add_argument("--input", action="append", default=[], metavar="K=V")
+    for name, helptext in (
+        ("status", "a provider run and its jobs, now"),
+        ("watch", "follow a provider run until it ends; the exit code follows its result"),
+        ("cancel", "ask the provider to cancel a run"),
+        ("logs", "the log of a run's jobs (or of one job)"),
+    ):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("run", metavar="RUN", help="the provider's run (pipeline) id")
+        _remote_flags(cmd, ("github", "gitlab"))
+        if name == "watch":
+            cmd.add_argument("--interval", type=float, default=5.0, metavar="S")
+            cmd.add_argument("--timeout", type=float, metavar="S")
+        if name == "logs":
+            cmd.add_argument("--job", metavar="J", help="a job name or id")
+        if name == "status":
+            cmd.add_argument("--json", action="store_true")
+    runs = sub.add_parser("runs", help="run history from the providers into the store")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    pull = runs_sub.add_parser("pull", help="fetch runs (incrementally) into .cicd/state.db")
+    _remote_flags(pull, ("github", "gitlab"))
+    pull.add_argument("--since", metavar="AGE", help="e.g. 30d, 12h (default: since last pull)")
+    pull.add_argument("--store", metavar="PATH", help="default: .cicd/state.db")
+
     audit = sub.add_parser(
         "audit", help="how much of the CI files under folders converts, and why not"
     )
     audit.add_argument("paths", nargs="+", metavar="DIR")
     audit.add_argument("--json", action="store_true", help="machine-readable report")
     return parser
+
+
+def _remote_flags(parser: argparse.ArgumentParser, providers: tuple[str, ...]) -> None:
+    parser.add_argument("--provider", required=True, choices=providers)
+    parser.add_argument("--repo", metavar="OWNER/NAME", help="the GitHub repository")
+    parser.add_argument("--project", metavar="GROUP/NAME", help="the GitLab project")
+    parser.add_argument("--github-url", metavar="URL", help="GitHub API base URL (Enterprise)")
+    parser.add_argument("--gitlab-url", metavar="URL", help="GitLab base URL (self-managed)")
+    parser.add_argument(
+        "--budget", type=int, metavar="N", help="most API requests to send per provider"
+    )
 
 
 def _version() -> str:
@@ -186,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command in ("plan", "sync"):
             return _remote(args)
+        if args.command in ("trigger", "status", "watch", "cancel", "logs", "runs"):
+            from .backends.commands import run_command
+
+            return run_command(args)
     except PipelineValidationError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic.format(), file=sys.stderr)

@@ -16,11 +16,6 @@ def _not_built(function: str, issue: int, what: str) -> NoReturn:
     raise NotBuiltError(f"{function}() is not built yet: it arrives with {what} (issue #{issue})")
 
 
-def monitor_pipeline_health(pipeline_id: str, **kwargs: Any) -> dict[str, Any]:
-    """Health of a pipeline's runs (issue #5)."""
-    _not_built("monitor_pipeline_health", 5, "the provider backends and run store")
-
-
 def manage_deployments(deployment_config: dict[str, Any], environment: str, **kwargs: Any) -> Any:
     """Deployment orchestration (a later issue)."""
     _not_built("manage_deployments", 5, "the run store; deployments follow it")

@@ -29,6 +29,12 @@ Invariants:
 * **Times are aware datetimes**, stored as UTC ISO 8601 text with microseconds (so text order
   is time order). The clock is injectable; durations come from the caller when it measured
   them with a monotonic clock, else from the two timestamps.
+* **A provider run is stored once.** ``save_remote_run`` finds it by ``(provider,
+  provider_run_id)`` and each job attempt by its provider job id within the run, and writes the
+  run, its jobs and their attempts in one transaction: saving the same run again changes no row
+  and adds none, and a pull that is interrupted keeps every run it saved whole. Pull cursors and
+  quota figures live in ``provider_state``, one row per repository; a cursor never moves
+  back.
 * ``sqlite3`` errors do not leak: they are translated at this module's boundary into
   ``CICDError`` with the database path and the operation in the message.
 """
@@ -57,17 +63,23 @@ __all__ = [
     "JobRunRecord",
     "NewAttempt",
     "NewJob",
+    "NewRemoteJob",
+    "NewRemoteRun",
     "NewRun",
     "PipelineRecord",
     "Provider",
+    "Quota",
+    "RemoteProvider",
     "RunFilter",
     "RunRecord",
+    "SavedRun",
     "Status",
     "Store",
     "open_store",
 ]
 
 Provider = Literal["local", "github", "gitlab"]
+RemoteProvider = Literal["github", "gitlab"]
 Status = Literal["queued", "running", "success", "failed", "cancelled", "skipped"]
 DeploymentStatus = Literal["pending", "in_progress", "completed", "failed", "rolled_back"]
 
@@ -194,9 +206,32 @@ def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], N
     return migrate
 
 
+# Version 3: provider runs pulled in full (issue #5). A run knows its repository (``target``),
+# commit and run attempt; a job and each of its attempts keep the provider's job id, the time
+# it was queued and its web page, so that a job the provider retried (a new provider job id
+# under the same name) is a new attempt of the same job row. ``provider_state`` holds, per
+# repository, the pull cursor and the last quota figure seen.
+_V3: tuple[str, ...] = (
+    "ALTER TABLE runs ADD COLUMN target TEXT",
+    "ALTER TABLE runs ADD COLUMN sha TEXT",
+    "ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+    "CREATE INDEX runs_by_target ON runs (provider, target, status) WHERE target IS NOT NULL",
+    "ALTER TABLE job_runs ADD COLUMN queued_at TEXT",
+    "ALTER TABLE job_runs ADD COLUMN url TEXT",
+    "ALTER TABLE attempts ADD COLUMN provider_job_id TEXT",
+    "ALTER TABLE attempts ADD COLUMN queued_at TEXT",
+    "ALTER TABLE attempts ADD COLUMN url TEXT",
+    "CREATE UNIQUE INDEX attempts_by_provider_job ON attempts (job_run_id, provider_job_id)"
+    " WHERE provider_job_id IS NOT NULL",
+    "CREATE TABLE provider_state (provider TEXT NOT NULL, target TEXT NOT NULL, cursor TEXT,"
+    " quota_remaining INTEGER, quota_limit INTEGER, quota_at TEXT,"
+    " PRIMARY KEY (provider, target))",
+)
+
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _statements(_V1),
     _statements(_V2),
+    _statements(_V3),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -248,6 +283,45 @@ class NewAttempt:
 
 
 @dataclass(frozen=True)
+class NewRemoteJob:
+    """One job attempt of a provider run as the provider reported it.
+
+    ``provider_job_id`` identifies the attempt; attempts share the job's ``name`` (a retried
+    job is a new provider job with the same name and a higher ``attempt``).
+    """
+
+    provider_job_id: str
+    name: str
+    status: Status
+    attempt: int = 1
+    allowed_failure: bool = False
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class NewRemoteRun:
+    """A provider run to insert or update; ``jobs`` None leaves the stored jobs as they are."""
+
+    provider: RemoteProvider
+    target: str
+    provider_run_id: str
+    pipeline: str
+    status: Status
+    event: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    attempt: int = 1
+    created_at: datetime | None = None  # defaults to now for a run the store did not know
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    url: str | None = None
+    jobs: tuple[NewRemoteJob, ...] | None = None
+
+
+@dataclass(frozen=True)
 class RunFilter:
     """What ``list_runs`` keeps; every field left ``None`` matches everything."""
 
@@ -260,6 +334,7 @@ class RunFilter:
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
     limit: int | None = None
+    target: str | None = None  # a provider run's repository (owner/name, group/name)
 
 
 # Dataclasses out.
@@ -287,6 +362,9 @@ class AttemptRecord:
     started_at: datetime | None
     finished_at: datetime | None
     reason: str | None
+    provider_job_id: str | None = None
+    queued_at: datetime | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +385,8 @@ class JobRunRecord:
     log_path: str | None
     provider_job_id: str | None
     attempt_records: tuple[AttemptRecord, ...] = ()
+    queued_at: datetime | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +407,29 @@ class RunRecord:
     url: str | None
     environment: str | None
     jobs: tuple[JobRunRecord, ...] = ()
+    target: str | None = None
+    sha: str | None = None
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """What ``save_remote_run`` did: the run as stored now, whether it is new or changed."""
+
+    run: RunRecord
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A provider's remaining request quota as last recorded for a repository."""
+
+    provider: RemoteProvider
+    target: str
+    remaining: int
+    limit: int | None
+    observed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -393,6 +496,9 @@ def _attempt_record(row: sqlite3.Row) -> AttemptRecord:
         started_at=_parse_time(row["started_at"]),
         finished_at=_parse_time(row["finished_at"]),
         reason=row["reason"],
+        provider_job_id=row["provider_job_id"],
+        queued_at=_parse_time(row["queued_at"]),
+        url=row["url"],
     )
 
 
@@ -412,6 +518,8 @@ def _job_record(row: sqlite3.Row, attempts: tuple[AttemptRecord, ...] = ()) -> J
         log_path=row["log_path"],
         provider_job_id=row["provider_job_id"],
         attempt_records=attempts,
+        queued_at=_parse_time(row["queued_at"]),
+        url=row["url"],
     )
 
 
@@ -431,6 +539,9 @@ def _run_record(row: sqlite3.Row, jobs: tuple[JobRunRecord, ...] = ()) -> RunRec
         url=row["url"],
         environment=row["environment"],
         jobs=jobs,
+        target=row["target"],
+        sha=row["sha"],
+        attempt=row["attempt"],
     )
 
 
@@ -636,6 +747,7 @@ class Store:
             ("runs.event", f.event),
             ("runs.ref", f.ref),
             ("runs.environment", f.environment),
+            ("runs.target", f.target),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -659,6 +771,126 @@ class Store:
             params.append(f.limit)
         with self._read("list runs") as conn:
             return [_run_record(row) for row in conn.execute(sql, params)]
+
+    # Provider runs.
+
+    def save_remote_run(self, run: NewRemoteRun) -> SavedRun:
+        """Insert or update a provider run and its jobs, in one transaction; idempotent.
+
+        The run is found by ``(provider, provider_run_id)``. Each job attempt is found by its
+        ``provider_job_id`` within the run and updated; an unknown one becomes a new attempt of
+        the run's job row of the same name (numbered by its ``attempt``, or after the highest
+        number when that one is taken), or of a new job row. A job row then shows its latest
+        attempt: status, provider job id, times, URL, and a duration from that attempt's own
+        start and end. Saving the same run twice changes nothing and adds no row.
+        """
+        with self._write("save provider run") as conn:
+            row = conn.execute(
+                "SELECT id FROM runs WHERE provider = ? AND provider_run_id = ?",
+                (run.provider, run.provider_run_id),
+            ).fetchone()
+            before = None if row is None else self._run(conn, row["id"], with_jobs=True)
+            pipeline = self._ensure_pipeline(conn, run.pipeline, None)
+            values = (
+                pipeline.id,
+                run.event,
+                run.ref,
+                run.status,
+                _time(run.started_at),
+                _time(run.finished_at),
+                run.url,
+                run.target,
+                run.sha,
+                run.attempt,
+            )
+            if before is None:
+                cursor = conn.execute(
+                    "INSERT INTO runs (pipeline_id, event, ref, status, started_at, finished_at,"
+                    " url, target, sha, attempt, provider, provider_run_id, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        *values,
+                        run.provider,
+                        run.provider_run_id,
+                        _time(run.created_at or self._now()),
+                    ),
+                )
+                run_id = _rowid(cursor)
+            else:
+                run_id = before.id
+                # A re-run (GitHub: a new run attempt) starts again: the provider's start and
+                # end are taken as given, not kept from the earlier attempt.
+                conn.execute(
+                    "UPDATE runs SET pipeline_id = ?, event = coalesce(?, event),"
+                    " ref = coalesce(?, ref), status = ?, started_at = ?, finished_at = ?,"
+                    " url = coalesce(?, url), target = ?, sha = coalesce(?, sha), attempt = ?,"
+                    " created_at = coalesce(?, created_at) WHERE id = ?",
+                    (*values, _time(run.created_at), run_id),
+                )
+            if run.jobs is not None:
+                for job in sorted(run.jobs, key=_attempt_order):
+                    self._save_remote_job(conn, run_id, job)
+            after = self._run(conn, run_id, with_jobs=True)
+            return SavedRun(after, created=before is None, changed=before != after)
+
+    def get_cursor(self, provider: RemoteProvider, target: str) -> datetime | None:
+        """The newest run time a completed pull of this repository saw, or None."""
+        with self._read("read pull cursor") as conn:
+            row = conn.execute(
+                "SELECT cursor FROM provider_state WHERE provider = ? AND target = ?",
+                (provider, target),
+            ).fetchone()
+            return None if row is None else _parse_time(row["cursor"])
+
+    def set_cursor(self, provider: RemoteProvider, target: str, at: datetime) -> datetime:
+        """Record that runs of this repository up to ``at`` are saved; returns the cursor now.
+
+        The cursor never moves back: an older ``at`` leaves the newer cursor in place.
+        """
+        with self._write("set pull cursor") as conn:
+            conn.execute(
+                "INSERT INTO provider_state (provider, target, cursor) VALUES (?, ?, ?)"
+                " ON CONFLICT (provider, target) DO UPDATE SET cursor ="
+                " CASE WHEN cursor IS NULL OR excluded.cursor > cursor"
+                " THEN excluded.cursor ELSE cursor END",
+                (provider, target, _time(at)),
+            )
+            row = conn.execute(
+                "SELECT cursor FROM provider_state WHERE provider = ? AND target = ?",
+                (provider, target),
+            ).fetchone()
+            moved = _parse_time(row["cursor"])
+            assert moved is not None
+            return moved
+
+    def record_quota(
+        self, provider: RemoteProvider, target: str, remaining: int, limit: int | None = None
+    ) -> Quota:
+        """Record how many requests are left (of ``limit``) for this repository's client."""
+        at = self._now()
+        with self._write("record quota") as conn:
+            conn.execute(
+                "INSERT INTO provider_state (provider, target, quota_remaining, quota_limit,"
+                " quota_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, target) DO UPDATE SET"
+                " quota_remaining = excluded.quota_remaining, quota_limit = excluded.quota_limit,"
+                " quota_at = excluded.quota_at",
+                (provider, target, remaining, limit, _time(at)),
+            )
+        return Quota(provider, target, remaining, limit, at)
+
+    def latest_quota(self, provider: RemoteProvider, target: str) -> Quota | None:
+        """The quota figure recorded last for this repository, or None."""
+        with self._read("read quota") as conn:
+            row = conn.execute(
+                "SELECT quota_remaining, quota_limit, quota_at FROM provider_state"
+                " WHERE provider = ? AND target = ? AND quota_at IS NOT NULL",
+                (provider, target),
+            ).fetchone()
+        if row is None:
+            return None
+        at = _parse_time(row["quota_at"])
+        assert at is not None
+        return Quota(provider, target, int(row["quota_remaining"]), row["quota_limit"], at)
 
     # Jobs and attempts.
 
@@ -909,6 +1141,77 @@ class Store:
         )
         return _run_record(row, jobs)
 
+    def _save_remote_job(self, conn: sqlite3.Connection, run_id: int, job: NewRemoteJob) -> None:
+        found = conn.execute(
+            "SELECT attempts.id, attempts.job_run_id FROM attempts"
+            " JOIN job_runs ON job_runs.id = attempts.job_run_id"
+            " WHERE job_runs.run_id = ? AND attempts.provider_job_id = ?",
+            (run_id, job.provider_job_id),
+        ).fetchone()
+        times = (_time(job.queued_at), _time(job.started_at), _time(job.finished_at))
+        if found is not None:
+            job_run_id = found["job_run_id"]
+            conn.execute(
+                "UPDATE attempts SET status = ?, queued_at = ?, started_at = ?, finished_at = ?,"
+                " url = coalesce(?, url) WHERE id = ?",
+                (job.status, *times, job.url, found["id"]),
+            )
+        else:
+            row = conn.execute(
+                "SELECT id FROM job_runs WHERE run_id = ? AND name = ? ORDER BY id LIMIT 1",
+                (run_id, job.name),
+            ).fetchone()
+            if row is None:
+                cursor = conn.execute(
+                    "INSERT INTO job_runs (run_id, name, status, allowed_failure)"
+                    " VALUES (?, ?, ?, ?)",
+                    (run_id, job.name, job.status, int(job.allowed_failure)),
+                )
+                job_run_id = _rowid(cursor)
+            else:
+                job_run_id = row["id"]
+            taken = {
+                r["number"]
+                for r in conn.execute(
+                    "SELECT number FROM attempts WHERE job_run_id = ?", (job_run_id,)
+                )
+            }
+            number = max(1, job.attempt)
+            if number in taken:
+                number = max(taken) + 1
+            conn.execute(
+                "INSERT INTO attempts (job_run_id, number, status, queued_at, started_at,"
+                " finished_at, url, provider_job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_run_id, number, job.status, *times, job.url, job.provider_job_id),
+            )
+        latest = conn.execute(
+            "SELECT * FROM attempts WHERE job_run_id = ? ORDER BY number DESC LIMIT 1",
+            (job_run_id,),
+        ).fetchone()
+        started, finished = _parse_time(latest["started_at"]), _parse_time(latest["finished_at"])
+        duration = (
+            None
+            if started is None or finished is None
+            else max(0.0, (finished - started).total_seconds())
+        )
+        conn.execute(
+            "UPDATE job_runs SET status = ?, attempts = ?, allowed_failure = ?,"
+            " provider_job_id = ?, queued_at = ?, started_at = ?, finished_at = ?, duration = ?,"
+            " url = ? WHERE id = ?",
+            (
+                latest["status"],
+                latest["number"],
+                int(job.allowed_failure),
+                latest["provider_job_id"],
+                latest["queued_at"],
+                latest["started_at"],
+                latest["finished_at"],
+                duration,
+                latest["url"],
+                job_run_id,
+            ),
+        )
+
     def _job(
         self, conn: sqlite3.Connection, job_run_id: int, *, with_attempts: bool = False
     ) -> JobRunRecord:
@@ -924,6 +1227,13 @@ class Store:
                 )
             )
         return _job_record(row, attempts)
+
+
+def _attempt_order(job: NewRemoteJob) -> tuple[int, int, str]:
+    # Earlier attempts first, then the provider's id order (numeric ids grow with time), so
+    # job rows and attempt numbers come out in the order the provider made them.
+    pid = job.provider_job_id
+    return (job.attempt, int(pid) if pid.isdigit() else 0, pid)
 
 
 def _rowid(cursor: sqlite3.Cursor) -> int:

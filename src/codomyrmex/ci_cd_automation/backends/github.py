@@ -40,16 +40,56 @@ Every PyGithub and ``requests`` error is translated once, in ``_api`` (through
 ``transport.translate_error``), into ``ProviderError`` naming the repository and the step;
 tokens never appear in messages. The repository and ref objects are built unfetched, so the
 request counts above hold whether or not the client is lazy.
+
+Runs (``base.RunBackend``) are read through the client's requester, not PyGithub's objects, to
+see each answer's status and headers: its ETag, its ``Link`` pages, a 304, a 302.
+
+- ``trigger``: ``POST .../actions/workflows/{file}/dispatches`` with ``return_run_details``;
+  GitHub answers 200 with ``workflow_run_id`` (one more ``GET`` of the run). An older server
+  answers 204 with nothing, or refuses the unknown field (400/422 naming it: sent once more
+  without it); then the run is found by listing that workflow's runs (``event=
+  workflow_dispatch``, ``branch``, ``created>=`` the server's ``Date`` of the dispatch minus
+  ``_DISPATCH_SKEW``), at most ``_FIND_LISTINGS`` times, waiting through ``Policy.sleep``
+  between listings. Without run details the match is the oldest such run not returned by an
+  earlier trigger of this backend: someone else dispatching the same workflow on the same
+  branch within seconds could be taken for ours; GitHub offers no request id to tell them
+  apart. The dispatch itself is never repeated after a 5xx (it would start a second run).
+- ``get_run``: the run, then ``.../runs/{id}/jobs?filter=latest&per_page=100``, every page.
+- ``poll_run``: the run with ``If-None-Match`` = the ETag of the last answer for it, kept per
+  run in the backend (the last ``_KEPT_RUNS`` runs). GitHub answers 304, which does not count
+  against the rate limit: one request, no quota, no jobs request. On a 200 the jobs are read
+  only when the run itself changed (status, attempt, times) or, still running, its
+  ``updated_at`` moved; else the run counts as unchanged.
+- ``list_runs``: ``.../actions/runs?created=>=...&per_page=100``, newest first, page by page as
+  the caller iterates. GitHub caps a filtered listing at 1,000 runs.
+- ``cancel``: ``POST .../runs/{id}/cancel`` (202; repeatable: cancelling twice is harmless).
+- ``logs``: ``GET .../jobs/{id}/logs`` answers 302 to a short-lived signed URL, fetched without
+  the token (it is not GitHub's API host, and the URL carries its own signature).
+
+Statuses, as ``normalise_status`` maps them: ``queued``, ``requested``, ``pending`` and a job's
+``waiting`` are ``queued``; ``in_progress`` and a run's ``waiting`` (a job of an under-way run
+waits for an environment's approval) are ``running``. A ``completed`` run or job maps its
+conclusion: ``success`` and ``neutral`` (GitHub counts it as passing) are ``success``;
+``failure``, ``timed_out``, ``startup_failure`` and ``action_required`` (it did not run and
+will not without a person) are ``failed``; ``cancelled`` and ``stale`` (GitHub gave up on it
+unfinished) are ``cancelled``; ``skipped`` is ``skipped``; anything else, or none, is
+``failed``: a run is never reported successful unless GitHub said so.
 """
 
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
+import json
 import posixpath
 import re
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import github
@@ -62,7 +102,7 @@ from github.Repository import Repository
 
 from ..errors import ProviderError, RateLimitError, SyncConflictError
 from . import transport
-from .base import Plan, ProviderName, SyncResult, compare
+from .base import Plan, ProviderName, RemoteJob, RemoteRun, RunStatus, SyncResult, compare
 from .credentials import Credentials
 
 _FILE_MODE = "100644"
@@ -70,6 +110,35 @@ _KINDS = {"tree": "directory", "commit": "submodule"}  # git object type -> what
 _REPO_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 # path -> (git object type, sha) as a tree lists them
 _Entries = dict[str, tuple[str, str]]
+
+_PER_PAGE = 100  # the most GitHub gives per page
+_KEPT_RUNS = 256  # runs whose last ETag and state the backend remembers
+_FIND_LISTINGS = 10  # listings after a dispatch without run details, before giving up
+_FIND_WAIT_MAX = 10.0  # seconds between two of them: 1, 2, 4, 8, then 10
+_DISPATCH_SKEW = timedelta(seconds=10)  # created_at may precede the dispatch answer's Date
+_QUEUED = frozenset({"queued", "requested", "pending"})
+_CONCLUSIONS: dict[str, RunStatus] = {
+    "success": "success",
+    "neutral": "success",
+    "failure": "failed",
+    "timed_out": "failed",
+    "startup_failure": "failed",
+    "action_required": "failed",
+    "cancelled": "cancelled",
+    "stale": "cancelled",
+    "skipped": "skipped",
+}
+_EVENTS = {"workflow_dispatch": "manual"}  # GitHub's event words that the model names otherwise
+
+
+@dataclass(frozen=True)
+class _RunState:
+    """What the backend last read of one run: the answer's ETag, ``updated_at``, the run."""
+
+    etag: str | None
+    updated_at: str | None
+    run: RemoteRun  # without jobs
+    jobs: tuple[RemoteJob, ...] | None  # None: not read with that answer
 
 
 class GitHubBackend:
@@ -94,8 +163,14 @@ class GitHubBackend:
         if client is None:
             client, self.budget = transport.github_client(credentials, policy)
         self._gh = client
+        self._policy = policy or transport.Policy()
         # Built unfetched whatever the client's laziness: it is only read for default_branch.
         self._repository = Repository(client.requester, url=f"/repos/{repo}", completed=False)
+        self._runs: OrderedDict[str, _RunState] = OrderedDict()
+        self._claimed: set[str] = set()  # run ids returned by trigger
+        # Signed log URLs are not GitHub's API: no token, no netrc.
+        self._downloads = requests.Session()
+        self._downloads.auth = _no_auth
 
     def __repr__(self) -> str:
         return f"GitHubBackend({self.repo!r} at {self.url!r})"
@@ -271,6 +346,266 @@ class GitHubBackend:
             plan, commit.sha, name, url=commit.html_url, pull_request_url=pull.html_url
         )
 
+    # runs
+
+    def trigger(
+        self,
+        *,
+        ref: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        workflow: str | None = None,
+    ) -> RemoteRun:
+        """Dispatch ``workflow`` (a file name, e.g. ``ci.yml``) on ``ref`` (default: the default
+        branch) with ``inputs``; the run as soon as GitHub lists it, without jobs.
+
+        Raises:
+            ValueError: no workflow given.
+            ProviderError: GitHub refused the dispatch (the workflow has no
+                ``workflow_dispatch`` trigger, an unknown input...), or no run appeared.
+        """
+        if not workflow:
+            raise ValueError(
+                "github: trigger needs the workflow file, .github/workflows/<pipeline>.yml"
+            )
+        name = posixpath.basename(workflow)
+        if ref is None:
+            with self._api("read the repository"):
+                ref = self._repo().default_branch
+        url = f"/repos/{self.repo}/actions/workflows/{quote(name)}"
+        body: dict[str, Any] = {"ref": ref, "inputs": dict(inputs or {})}
+        with self._api(f'dispatch "{name}" on "{ref}"'):
+            status, headers, data = self._send(
+                "POST", f"{url}/dispatches", body={**body, "return_run_details": True}
+            )
+            if status in (400, 422) and "return_run_details" in json.dumps(data):
+                # A server older than the run details (GitHub Enterprise) refuses the field.
+                status, headers, data = self._send("POST", f"{url}/dispatches", body=body)
+            self._check(status, headers, data)
+        if isinstance(data, dict) and data.get("workflow_run_id") is not None:
+            run = self.get_run(str(data["workflow_run_id"]), jobs=False)
+        else:
+            run = self._find_dispatched(url, name, ref, _server_time(headers, self._policy))
+        self._claimed.add(run.provider_run_id)
+        return run
+
+    def get_run(self, run_id: str, *, jobs: bool = True) -> RemoteRun:
+        """The workflow run now; with ``jobs`` its latest attempt's jobs, every page."""
+        with self._api(f"read run {run_id}"):
+            status, headers, data = self._send("GET", self._run_url(run_id))
+            self._check(status, headers, data)
+        run = self._to_run(data)
+        found = self._jobs(run_id) if jobs else None
+        self._remember(run_id, headers.get("etag"), data.get("updated_at"), run, found)
+        return replace(run, jobs=found) if found is not None else run
+
+    def poll_run(self, run: RemoteRun) -> RemoteRun | None:
+        """``run`` again if it changed since it was read, else None (see the module note)."""
+        run_id = run.provider_run_id
+        state = self._runs.get(run_id)
+        conditional = {"If-None-Match": state.etag} if state and state.etag else None
+        with self._api(f"read run {run_id}"):
+            status, headers, data = self._send("GET", self._run_url(run_id), headers=conditional)
+            if status != 304:
+                self._check(status, headers, data)
+        bare = replace(run, jobs=())
+        if status == 304 and state is None:
+            return None  # not asked conditionally; nothing to compare with but the caller's copy
+        if status == 304 and state is not None:
+            self._runs.move_to_end(run_id)
+            if state.run == bare:
+                return None
+            # The caller holds an older copy than the one this answer confirms.
+            jobs = state.jobs if state.jobs is not None else self._jobs(run_id)
+            self._remember(run_id, state.etag, state.updated_at, state.run, jobs)
+            return replace(state.run, jobs=jobs)
+        now = self._to_run(data)
+        updated = data.get("updated_at")
+        moved = state is None or updated != state.updated_at
+        if now == bare and (now.finished or not moved):
+            self._remember(run_id, headers.get("etag"), updated, now, state.jobs if state else None)
+            return None
+        jobs = self._jobs(run_id)
+        self._remember(run_id, headers.get("etag"), updated, now, jobs)
+        return replace(now, jobs=jobs)
+
+    def list_runs(self, *, since: datetime | None = None) -> Iterator[RemoteRun]:
+        """Runs created at or after ``since`` (aware), newest first, without jobs; one page
+        is read at a time, as the caller iterates."""
+        params = {"per_page": str(_PER_PAGE), "exclude_pull_requests": "true"}
+        if since is not None:
+            params["created"] = f">={_iso(since)}"
+        for item in self._pages(f"/repos/{self.repo}/actions/runs", params, "workflow_runs"):
+            yield self._to_run(item)
+
+    def cancel(self, run_id: str) -> None:
+        """Ask GitHub to cancel the run (a finished run is refused with 409)."""
+        with self._api(f"cancel run {run_id}"), transport.repeatable():
+            status, headers, data = self._send("POST", f"{self._run_url(run_id)}/cancel")
+            self._check(status, headers, data)
+
+    def logs(self, run_id: str, *, job: str | None = None) -> str:
+        """The log of one job (its id, digits only, or its name as GitHub shows it), or of every
+        job in the order GitHub lists them, each after a ``== name ==`` line.
+
+        Raises:
+            ValueError: no job of that name in the run.
+        """
+        if job is not None and job.isdigit():
+            return self._job_log(job)
+        jobs = self._jobs(run_id)
+        if job is not None:
+            for candidate in jobs:
+                if candidate.name == job:
+                    return self._job_log(candidate.provider_job_id)
+            names = ", ".join(f'"{j.name}"' for j in jobs) or "none"
+            raise ValueError(f'github run {run_id} has no job "{job}" (jobs: {names})')
+        parts = []
+        for entry in jobs:
+            if entry.status in ("queued", "skipped"):
+                text = f"(no log: the job is {entry.status})\n"
+            else:
+                text = self._job_log(entry.provider_job_id)
+            parts.append(f"== {entry.name} ==\n{text}{'' if text.endswith(chr(10)) else chr(10)}")
+        return "".join(parts)
+
+    # runs: reading
+
+    def _run_url(self, run_id: str) -> str:
+        if not run_id.isdigit():
+            raise ValueError(f'github run id must be a number, got "{run_id}"')
+        return f"/repos/{self.repo}/actions/runs/{run_id}"
+
+    def _find_dispatched(self, url: str, name: str, ref: str, dispatched: datetime) -> RemoteRun:
+        params = {
+            "event": "workflow_dispatch",
+            "branch": ref,
+            "created": f">={_iso(dispatched - _DISPATCH_SKEW)}",
+            "per_page": str(_PER_PAGE),
+            "exclude_pull_requests": "true",
+        }
+        for attempt in range(_FIND_LISTINGS):
+            if attempt:
+                self._policy.sleep(min(2.0 ** (attempt - 1), _FIND_WAIT_MAX))
+            with self._api(f'list the runs of "{name}"'):
+                status, headers, data = self._send("GET", f"{url}/runs", params=params)
+                self._check(status, headers, data)
+            candidates = [
+                item
+                for item in data.get("workflow_runs", [])
+                if str(item.get("id")) not in self._claimed
+                and item.get("event") == "workflow_dispatch"
+                and item.get("head_branch") == ref
+            ]
+            if candidates:
+                # Newest first: the last one is the closest after the dispatch.
+                return self._to_run(candidates[-1])
+        raise ProviderError(
+            f'github {self.repo}: dispatched "{name}" on "{ref}", but no run of it appeared '
+            f"after {_FIND_LISTINGS} listings; see the repository's Actions tab",
+            provider="github",
+        )
+
+    def _jobs(self, run_id: str) -> tuple[RemoteJob, ...]:
+        params = {"filter": "latest", "per_page": str(_PER_PAGE)}
+        items = self._pages(f"{self._run_url(run_id)}/jobs", params, "jobs")
+        return tuple(_to_job(item) for item in items)
+
+    def _pages(self, url: str, params: dict[str, str] | None, key: str) -> Iterator[Any]:
+        """The ``key`` items of every page, following ``Link: rel="next"``."""
+        next_url: str | None = url
+        page = 0
+        while next_url is not None:
+            page += 1
+            with self._api(f"read {url.rpartition('/')[2]} (page {page})"):
+                status, headers, data = self._send("GET", next_url, params=params)
+                self._check(status, headers, data)
+            yield from data.get(key, [])
+            next_url, params = _next_link(headers.get("link")), None
+
+    def _job_log(self, job_id: str) -> str:
+        with self._api(f"read the log of job {job_id}"):
+            status, headers, data = self._send(
+                "GET", f"/repos/{self.repo}/actions/jobs/{job_id}/logs", raw=True
+            )
+            if status == 200:
+                return str(data)  # a server that answers with the text itself
+            if status != 302 or not headers.get("location"):
+                self._check(status, headers, data if status >= 400 else {"message": "no log"})
+                raise ProviderError(
+                    f"github {self.repo}: job {job_id}: no log address in the answer ({status})",
+                    provider="github",
+                    status_code=status,
+                )
+            response = self._downloads.get(headers["location"], timeout=transport.TIMEOUT)
+            response.raise_for_status()
+        return response.content.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        raw: bool = False,
+    ) -> tuple[int, dict[str, Any], Any]:
+        """One request through the client's requester: status, headers (lower case), JSON."""
+        status, answered, text = self._gh.requester.requestJson(
+            method,
+            url,
+            parameters=dict(params) if params else None,
+            headers=dict(headers) if headers else None,
+            input=body,
+        )
+        if raw and status < 300:
+            return status, answered, text
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = {"message": text[:200]}
+        return status, answered, data
+
+    def _check(self, status: int, headers: dict[str, Any], data: Any) -> None:
+        if status >= 400:
+            output = data if isinstance(data, dict) else {"message": str(data or "")}
+            raise self._gh.requester.createException(status, headers, output)
+
+    def _remember(
+        self,
+        run_id: str,
+        etag: str | None,
+        updated_at: str | None,
+        run: RemoteRun,
+        jobs: tuple[RemoteJob, ...] | None,
+    ) -> None:
+        self._runs[run_id] = _RunState(etag, updated_at, replace(run, jobs=()), jobs)
+        self._runs.move_to_end(run_id)
+        while len(self._runs) > _KEPT_RUNS:
+            self._runs.popitem(last=False)
+
+    def _to_run(self, data: Mapping[str, Any]) -> RemoteRun:
+        status = normalise_status(data.get("status"), data.get("conclusion"))
+        event = data.get("event")
+        return RemoteRun(
+            provider="github",
+            target=self.repo,
+            provider_run_id=str(data["id"]),
+            pipeline=str(data.get("name") or data.get("path") or ""),
+            status=status,
+            event=_EVENTS.get(event, event) if isinstance(event, str) else None,
+            ref=data.get("head_branch"),
+            sha=data.get("head_sha"),
+            attempt=int(data.get("run_attempt") or 1),
+            created_at=_time(data.get("created_at")),
+            started_at=_time(data.get("run_started_at")),
+            # A run has no completed_at: its last update is when it finished.
+            finished_at=_time(data.get("updated_at"))
+            if data.get("status") == "completed"
+            else None,
+            url=data.get("html_url"),
+        )
+
     # errors
 
     @contextmanager
@@ -304,3 +639,63 @@ def blob_sha(text: str) -> str:
     """The git blob id of ``text`` stored as UTF-8: what a tree lists for that file."""
     data = text.encode("utf-8")
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def normalise_status(status: str | None, conclusion: str | None, *, job: bool = False) -> RunStatus:
+    """A GitHub run's (or, with ``job``, a job's) status and conclusion as a ``RunStatus``;
+    the table is in the module note."""
+    if status == "completed":
+        return _CONCLUSIONS.get(conclusion or "", "failed")
+    if status in _QUEUED or (status == "waiting" and job):
+        return "queued"
+    return "running"
+
+
+def _to_job(data: Mapping[str, Any]) -> RemoteJob:
+    return RemoteJob(
+        provider_job_id=str(data["id"]),
+        name=str(data.get("name") or ""),
+        status=normalise_status(data.get("status"), data.get("conclusion"), job=True),
+        attempt=int(data.get("run_attempt") or 1),
+        queued_at=_time(data.get("created_at")),
+        started_at=_time(data.get("started_at")),
+        finished_at=_time(data.get("completed_at")),
+        url=data.get("html_url"),
+    )
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise ValueError(f"github: a time filter must carry its time zone, got {when.isoformat()}")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _server_time(headers: Mapping[str, Any], policy: transport.Policy) -> datetime:
+    """When GitHub answered (its ``Date``), or our clock when it did not say."""
+    try:
+        return email.utils.parsedate_to_datetime(str(headers["date"])).astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        return datetime.fromtimestamp(policy.clock(), UTC)
+
+
+def _next_link(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    for link in requests.utils.parse_header_links(value):
+        if link.get("rel") == "next" and link.get("url"):
+            return link["url"]
+    return None
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request

@@ -1,0 +1,170 @@
+"""The run commands of ``cicd``: trigger, status, watch, cancel, logs and ``runs pull``.
+
+This module owns what those commands print and return; the work is the backends'
+(``RunBackend``), the watch loop's (``watch``) and the history's (``history``). Every run a
+command reads is saved to the store (``.cicd/state.db`` of the project, or ``--store``), so
+``monitor_pipeline_health`` sees remote runs without a separate pull. Output is one line per
+fact; waits for rate limits are announced on stderr by the transport's ``on_wait``.
+
+Exit codes: 0 done (``watch``: the run succeeded), 1 the run failed or was cancelled
+(``watch``), or a provider error; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+from ..model.loader import load_pipeline
+from ..store import Store
+from .base import RemoteRun, RunBackend
+from .remote import open_backends
+from .watch import describe_job, watch
+
+_AGE = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str, now: datetime | None = None) -> datetime:
+    """``30d`` -> the time 30 days ago (m, h, d, w); an ISO date or time is taken as is."""
+    match = _AGE.match(text.strip())
+    moment = now or datetime.now(UTC)
+    if match:
+        return moment - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f'--since {text!r}: expected an age like "30d", "12h" or an ISO date'
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Carry out one of the run commands; returns the exit code."""
+    ((_, opened),) = open_backends(
+        args.provider,
+        repo=args.repo,
+        project=args.project,
+        github_url=args.github_url,
+        gitlab_url=args.gitlab_url,
+        budget=args.budget,
+        on_wait=lambda message: print(message, file=sys.stderr),
+        trace=(lambda line: print(line, file=sys.stderr)) if args.debug else None,
+    )
+    backend = cast("RunBackend", opened)
+    if args.command == "runs":
+        return _pull(backend, args)
+    if args.command == "trigger":
+        pipeline = load_pipeline(args.file)
+        inputs = {}
+        for item in args.input:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--input {item!r}: expected KEY=VALUE")
+            inputs[key] = value
+        run = backend.trigger(ref=args.ref, inputs=inputs, workflow=f"{pipeline.name}.yml")
+        _save(run)
+        where = f" {run.url}" if run.url else ""
+        print(f"{run.provider} {run.target}: run {run.provider_run_id} {run.status}{where}")
+        return 0
+    if args.command == "cancel":
+        backend.cancel(args.run)
+        print(f"{args.provider}: cancellation of run {args.run} requested")
+        return 0
+    if args.command == "logs":
+        sys.stdout.write(backend.logs(args.run, job=args.job))
+        return 0
+    run = backend.get_run(args.run)
+    if args.command == "status":
+        _save(run)
+        if args.json:
+            print(json.dumps(_as_json(run), indent=2))
+        else:
+            _print_run(run)
+        return 0
+    report = watch(
+        backend,
+        run,
+        interval=args.interval,
+        timeout=args.timeout,
+        on_change=lambda line: print(line, flush=True),
+    )
+    _save(report.run)
+    print(f"{report.polls} polls; run {report.run.provider_run_id} {report.run.status}")
+    return 0 if report.run.status == "success" else 1
+
+
+def _pull(backend: RunBackend, args: argparse.Namespace) -> int:
+    from .history import pull_runs
+
+    since = parse_age(args.since) if args.since else None
+    with Store(_store_path(args.store)) as store:
+        report = pull_runs(backend, store, since=since)
+    print(report.format())
+    return 0
+
+
+def _save(run: RemoteRun) -> None:
+    from .history import save_run
+
+    with Store(_store_path(None)) as store:
+        save_run(store, run)
+
+
+def _store_path(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    from ..local_runner.runner import STATE_DIR, project_root
+
+    return project_root() / STATE_DIR / "state.db"
+
+
+def _print_run(run: RemoteRun) -> None:
+    print(f"{run.provider} {run.target}: run {run.provider_run_id} {run.status}")
+    for key in ("event", "ref", "sha", "url"):
+        value = getattr(run, key)
+        if value:
+            print(f"  {key}: {value}")
+    for job in run.jobs:
+        print(f"  {describe_job(job)}")
+
+
+def _as_json(run: RemoteRun) -> dict[str, object]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "provider": run.provider,
+        "target": run.target,
+        "run_id": run.provider_run_id,
+        "pipeline": run.pipeline,
+        "status": run.status,
+        "event": run.event,
+        "ref": run.ref,
+        "sha": run.sha,
+        "attempt": run.attempt,
+        "created_at": when(run.created_at),
+        "started_at": when(run.started_at),
+        "finished_at": when(run.finished_at),
+        "url": run.url,
+        "jobs": [
+            {
+                "id": job.provider_job_id,
+                "name": job.name,
+                "status": job.status,
+                "attempt": job.attempt,
+                "allowed_failure": job.allowed_failure,
+                "queued_at": when(job.queued_at),
+                "started_at": when(job.started_at),
+                "finished_at": when(job.finished_at),
+                "url": job.url,
+            }
+            for job in run.jobs
+        ],
+    }

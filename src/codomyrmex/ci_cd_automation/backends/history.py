@@ -1,0 +1,248 @@
+"""Provider run history into the store: one run at a time, and incremental pulls.
+
+What this module owns: the conversion of the backends' normalised ``RemoteRun``/``RemoteJob``
+into the store's own ``NewRemoteRun``/``NewRemoteJob`` (the store does not import backends),
+and ``pull_runs``, which reads a repository's runs from any ``RunBackend`` into the store.
+
+A pull, against the pull cursor of ``(provider, target)`` (the newest run creation time a
+completed pull saw):
+
+1. lists runs since ``max(since, cursor)`` (GitHub filters on creation, GitLab on update:
+   either way every run created after the cursor is listed, and the run at the cursor again,
+   which saving makes harmless);
+2. for each listed run, in the order listed, reads its jobs (``get_run``) only when the store
+   does not know the run, when the run differs from the stored one (status, times, attempt),
+   or when it is unfinished; then saves it at once, run and jobs in one transaction;
+3. reads again every run this repository has in the store as unfinished that the listing did
+   not return (a GitHub run created before the cursor goes on changing after it);
+4. only then moves the cursor to the newest creation time seen, and records the request
+   budget left when the client has one (monitoring's "rate limit nearly spent").
+
+Invariants: a run is saved as soon as it is read, so an interruption (a ``ProviderError``, a
+signal) loses nothing already read, and saving again is idempotent. The cursor moves only
+after everything listed is saved: listings come newest first, so a cursor moved after the
+first page could skip the older runs of a later page that was never saved; an interrupted
+pull leaves the cursor where it was and the next one lists those runs again (cheap: a finished
+run that did not change costs no job request). No token reaches the store: runs carry none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..store import (
+    NewRemoteJob,
+    NewRemoteRun,
+    RemoteProvider,
+    RunFilter,
+    RunRecord,
+    SavedRun,
+    Status,
+    Store,
+)
+from .base import ProviderName, RemoteJob, RemoteRun, RunBackend, RunProvider
+
+__all__ = ["PullReport", "pull_runs", "save_run", "to_store"]
+
+_UNFINISHED: tuple[Status, ...] = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class PullReport:
+    """What one pull did.
+
+    Attributes:
+        provider, target: the repository pulled.
+        since: the lower bound the listing used (``max(since, cursor)``), or None for all.
+        seen: runs the listing returned.
+        new: runs the store did not know.
+        updated: known runs that changed (status, times, attempt or jobs).
+        unchanged: listed runs saved again with no change.
+        refreshed: stored unfinished runs outside the listing that were read again.
+        jobs_fetched: runs whose jobs were read (one ``get_run`` each).
+        requests: requests the backend's client sent during the pull, when it counts them.
+        cursor: the pull cursor after the pull.
+    """
+
+    provider: ProviderName
+    target: str
+    since: datetime | None
+    seen: int
+    new: int
+    updated: int
+    unchanged: int
+    refreshed: int
+    jobs_fetched: int
+    requests: int | None
+    cursor: datetime | None
+
+    def format(self) -> str:
+        """One line: what the pull found and what it cost."""
+        since = self.since.isoformat() if self.since else "the beginning"
+        cost = f", {self.requests} requests" if self.requests is not None else ""
+        return (
+            f"{self.provider} {self.target}: {self.seen} runs since {since}: {self.new} new, "
+            f"{self.updated} updated, {self.unchanged} unchanged, {self.refreshed} unfinished "
+            f"refreshed, jobs read for {self.jobs_fetched}{cost}"
+        )
+
+
+def to_store(run: RemoteRun, *, jobs: bool | None = None) -> NewRemoteRun:
+    """``run`` in the store's terms; with ``jobs`` False (default: when it has jobs) the
+    stored jobs are left as they are."""
+    with_jobs = bool(run.jobs) if jobs is None else jobs
+    return NewRemoteRun(
+        provider=_remote(run.provider),
+        target=run.target,
+        provider_run_id=run.provider_run_id,
+        pipeline=run.pipeline,
+        status=run.status,
+        event=run.event,
+        ref=run.ref,
+        sha=run.sha,
+        attempt=run.attempt,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        url=run.url,
+        jobs=tuple(_job(j) for j in run.jobs) if with_jobs else None,
+    )
+
+
+def save_run(store: Store, run: RemoteRun, *, jobs: bool | None = None) -> SavedRun:
+    """Insert or update ``run`` (and its jobs, see ``to_store``) in ``store``; idempotent.
+
+    Raises:
+        ValueError: ``run`` is a local run (the local runner writes those itself).
+    """
+    return store.save_remote_run(to_store(run, jobs=jobs))
+
+
+def pull_runs(
+    backend: RunBackend,
+    store: Store,
+    *,
+    since: datetime | None,
+    jobs: bool = True,
+    target: str | None = None,
+) -> PullReport:
+    """Read the runs of ``backend``'s repository since ``max(since, cursor)`` into ``store``.
+
+    Args:
+        backend: any ``RunBackend``.
+        store: the open store.
+        since: the oldest creation time wanted (``--since 30d``), or None for all history.
+        jobs: read the jobs of new, changed and unfinished runs (one ``get_run`` each).
+        target: the repository (``owner/name``, ``group/name``); default: the backend's
+            ``repo``, ``project`` or ``target`` attribute.
+
+    Raises:
+        ValueError: the backend is the local one (its runs are the store's already), or the
+            repository cannot be told.
+        ProviderError: from the backend; every run read before it is saved.
+    """
+    provider = _remote(backend.provider)
+    where = target or _target_of(backend)
+    budget = getattr(backend, "budget", None)
+    used_before = _used(budget)
+    cursor = store.get_cursor(provider, where)
+    bound = _later(since, cursor)
+    seen = new = updated = unchanged = fetched = refreshed = 0
+    newest = cursor
+    listed: set[str] = set()
+    for run in backend.list_runs(since=bound):
+        seen += 1
+        listed.add(run.provider_run_id)
+        if run.created_at is not None:
+            newest = _later(newest, run.created_at)
+        stored = store.find_run(provider, run.provider_run_id)
+        if jobs and (stored is None or not run.finished or _differs(stored, run)):
+            run = backend.get_run(run.provider_run_id, jobs=True)
+            fetched += 1
+            saved = save_run(store, run, jobs=True)
+        else:
+            saved = save_run(store, run, jobs=False)
+        if saved.created:
+            new += 1
+        elif saved.changed:
+            updated += 1
+        else:
+            unchanged += 1
+    for stale in store.list_runs(RunFilter(provider=provider, target=where, status=_UNFINISHED)):
+        if stale.provider_run_id is None or stale.provider_run_id in listed:
+            continue
+        run = backend.get_run(stale.provider_run_id, jobs=jobs)
+        fetched += int(jobs)
+        refreshed += 1
+        if save_run(store, run, jobs=jobs).changed:
+            updated += 1
+    if newest is not None:
+        newest = store.set_cursor(provider, where, newest)
+    if budget is not None and getattr(budget, "remaining", None) is not None:
+        store.record_quota(provider, where, int(budget.remaining), getattr(budget, "limit", None))
+    used_after = _used(budget)
+    return PullReport(
+        provider=provider,
+        target=where,
+        since=bound,
+        seen=seen,
+        new=new,
+        updated=updated,
+        unchanged=unchanged,
+        refreshed=refreshed,
+        jobs_fetched=fetched,
+        requests=None if used_before is None or used_after is None else used_after - used_before,
+        cursor=newest,
+    )
+
+
+def _job(job: RemoteJob) -> NewRemoteJob:
+    return NewRemoteJob(
+        provider_job_id=job.provider_job_id,
+        name=job.name,
+        status=job.status,
+        attempt=job.attempt,
+        allowed_failure=job.allowed_failure,
+        queued_at=job.queued_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        url=job.url,
+    )
+
+
+def _differs(stored: RunRecord, run: RemoteRun) -> bool:
+    # What a listing shows of a run that says its jobs may have changed.
+    return (
+        stored.status != run.status
+        or stored.attempt != run.attempt
+        or stored.started_at != run.started_at
+        or stored.finished_at != run.finished_at
+    )
+
+
+def _remote(provider: RunProvider) -> RemoteProvider:
+    if provider == "local":
+        raise ValueError("local runs are written to the store by the local runner; nothing to pull")
+    return provider
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _target_of(backend: RunBackend) -> str:
+    for name in ("repo", "project", "target"):
+        value = getattr(backend, name, None)
+        if isinstance(value, str) and value:
+            return value
+    raise ValueError(f"cannot tell which repository {type(backend).__name__} reads; pass target=")
+
+
+def _used(budget: object) -> int | None:
+    used = getattr(budget, "used", None)
+    return used if isinstance(used, int) else None
