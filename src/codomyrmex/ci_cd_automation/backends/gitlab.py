@@ -46,13 +46,52 @@ the same call from exactly ``Plan.head`` (``start_sha``, so its parent is exactl
 head), and a merge request to the planned branch is opened; its web URL is returned. That POST
 is not repeated (a repeat after a landed commit would only say the branch exists); when its
 answer is lost, the new branch is read instead and used if its head's parent is ``Plan.head``.
+
+Runs (the ``RunBackend`` half). A run is a pipeline; ``trigger`` creates one
+(``POST /projects/:id/pipeline`` with ``ref`` and the inputs as ``variables``; sent once, never
+repeated: a repeat after a lost answer would start a second pipeline), ``get_run`` reads it
+(``GET /projects/:id/pipelines/:id``) and its jobs (``GET .../pipelines/:id/jobs``, offset
+pages of 100 followed through the ``Link`` header as python-gitlab does, with
+``include_retried=true`` so that every attempt is there), ``list_runs`` pages through
+``GET /projects/:id/pipelines`` newest update first, lazily, ``cancel`` posts
+``.../pipelines/:id/cancel`` (safe to repeat: cancelling twice is cancelling once), ``logs``
+reads ``GET /projects/:id/jobs/:job_id/trace``.
+
+Statuses, pipelines and jobs alike (GitLab's words on the left):
+
+    created, waiting_for_resource, preparing, pending   -> queued
+    scheduled (a delayed job, its timer running)        -> queued   (it starts by itself)
+    running                                             -> running
+    canceling                                           -> running  (not final: canceled follows)
+    success -> success   failed -> failed   canceled -> cancelled   skipped -> skipped
+    manual (waits for a person to play it)              -> skipped  (it does not run by itself;
+                                                                     a later play is a change)
+    anything newer than this table                      -> running  (never taken for finished)
+
+A job's ``attempt`` is its rank among the pipeline's jobs of the same name by id (a retry is a
+new job with a higher id); ``allowed_failure`` is GitLab's ``allow_failure``; ``queued_at`` is
+``started_at - queued_duration`` once the job started, else its ``created_at``. The pipeline's
+``source`` becomes the event: push -> push, merge_request_event and
+external_pull_request_event -> pull_request, schedule -> schedule, web, api and trigger ->
+manual, any other source is kept as GitLab's word.
+
+Polling. GitLab's REST docs promise no conditional requests (its "polling with ETag caching"
+guide covers the web UI's own JSON routes, not ``/api/v4``), but API answers carry a weak
+``ETag`` from Rails and a matching ``If-None-Match`` gets ``304`` (with no saving on the server
+and no saving of rate limit). So ``poll_run`` does both: it sends ``If-None-Match`` with the
+ETag of the last read of that very run (``304``: unchanged, one request), and on a ``200`` it
+compares ``updated_at`` and the normalised run with the last read (or, for a run read
+elsewhere, with the run it was given). Jobs are fetched only when the pipeline changed. A job
+that changes without changing its pipeline (a second job starting while the pipeline is
+already running) is therefore seen at the pipeline's next change, at the latest when it ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gitlab as gitlab_api
@@ -60,11 +99,46 @@ import requests
 from gitlab.v4.objects import Project
 
 from ..errors import ProviderError, RateLimitError, SyncConflictError
-from .base import FileChange, Plan, ProviderName, SyncResult, compare
+from .base import (
+    FileChange,
+    Plan,
+    ProviderName,
+    RemoteJob,
+    RemoteRun,
+    RunStatus,
+    SyncResult,
+    compare,
+)
 from .credentials import Credentials
 from .transport import Policy, RequestBudget, gitlab_client, repeatable, translate_error
 
 _SYNC_BRANCH_PREFIX = "cicd/sync-"
+_PAGE = 100
+
+# The table of the module docstring. GitLab's pipeline and job statuses are the same words.
+_STATUSES: dict[str, RunStatus] = {
+    "created": "queued",
+    "waiting_for_resource": "queued",
+    "preparing": "queued",
+    "pending": "queued",
+    "scheduled": "queued",
+    "running": "running",
+    "canceling": "running",
+    "success": "success",
+    "failed": "failed",
+    "canceled": "cancelled",
+    "skipped": "skipped",
+    "manual": "skipped",
+}
+_EVENTS = {
+    "push": "push",
+    "merge_request_event": "pull_request",
+    "external_pull_request_event": "pull_request",
+    "schedule": "schedule",
+    "web": "manual",
+    "api": "manual",
+    "trigger": "manual",
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +151,17 @@ class _Head:
     web_url: str | None
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """The last read of a pipeline: its ETag, its ``updated_at`` and what it was read as."""
+
+    etag: str | None
+    updated_at: str | None
+    run: RemoteRun
+
+
 class GitLabBackend:
-    """Plan and sync of generated files on one GitLab project (``group/name``).
+    """Plan, sync and runs on one GitLab project (``group/name``).
 
     Args:
         project: the project's full path, any depth of subgroups (``group/sub/name``).
@@ -108,6 +191,7 @@ class GitLabBackend:
         self._client = client
         self._remote: Project = self._client.projects.get(project, lazy=True)
         self._last_commits: dict[tuple[str, str], str] = {}
+        self._seen: dict[str, _Seen] = {}
 
     def __repr__(self) -> str:
         return f"GitLabBackend({self.project!r} at {self.url})"
@@ -294,6 +378,209 @@ class GitLabBackend:
             web_url=made.web_url,
         )
 
+    # -- runs ------------------------------------------------------------------------------
+
+    def trigger(
+        self,
+        *,
+        ref: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        workflow: str | None = None,
+    ) -> RemoteRun:
+        """Start a pipeline on ``ref`` (default: the default branch) with ``inputs`` as
+        pipeline variables, and return it as created (no jobs yet).
+
+        ``workflow`` is ignored: a GitLab project has one pipeline definition
+        (``.gitlab-ci.yml``), there is nothing to choose.
+
+        Raises:
+            ProviderError: the ref does not exist, the variables are refused (a project may
+                forbid pipeline variables to the token's role), or a request failed.
+        """
+        del workflow  # one pipeline definition per project on GitLab
+        name = ref or self._default_branch()
+        data: dict[str, Any] = {"ref": name}
+        if inputs:
+            data["variables"] = [{"key": key, "value": value} for key, value in inputs.items()]
+        with self._translating(f'start a pipeline on "{name}"'):
+            created = self._remote.pipelines.create(data)
+        pipeline = dict(created.attributes)
+        run = self._run(pipeline)
+        self._seen[run.provider_run_id] = _Seen(None, pipeline.get("updated_at"), run)
+        return run
+
+    def get_run(self, run_id: str, *, jobs: bool = True) -> RemoteRun:
+        """The pipeline ``run_id`` now; with ``jobs`` every job of it, retried ones included.
+
+        Raises:
+            ValueError: ``run_id`` is not a pipeline id (a number).
+            ProviderError: no such pipeline, or a request failed.
+        """
+        number = _pipeline_id(run_id)
+        read = self._read_pipeline(number, None)
+        if read is None:  # no ETag was sent: a 304 cannot be ours
+            raise ProviderError(
+                f"gitlab {self.project}: pipeline {number}: 304 to an unconditional read",
+                provider="gitlab",
+                status_code=304,
+            )
+        run = self._remember(number, *read)
+        return replace(run, jobs=self._jobs(number)) if jobs else run
+
+    def poll_run(self, run: RemoteRun) -> RemoteRun | None:
+        """The pipeline again, with its jobs, if it changed since ``run`` was read; else None.
+
+        One request when nothing changed (``If-None-Match``, or a ``200`` whose ``updated_at``
+        and status are as before); the jobs' pages only when something did.
+        """
+        if run.provider != "gitlab" or run.target != self.project:
+            raise ValueError(f"a run of {run.provider} {run.target} given to {self!r}")
+        number = _pipeline_id(run.provider_run_id)
+        bare = replace(run, jobs=())
+        seen = self._seen.get(number)
+        if seen is not None and seen.run != bare:
+            seen = None  # we last read it in another state: compare with the run given
+        read = self._read_pipeline(number, seen.etag if seen is not None else None)
+        if read is None:
+            return None  # 304: the ETag of ``run``'s own read still matches
+        pipeline, _ = read
+        fresh = self._remember(number, *read)
+        if fresh == bare and (seen is None or pipeline.get("updated_at") == seen.updated_at):
+            return None
+        return replace(fresh, jobs=self._jobs(number))
+
+    def list_runs(self, *, since: datetime | None = None) -> Iterator[RemoteRun]:
+        """Pipelines updated at or after ``since`` (naive: UTC), most recently updated first,
+        every page, without jobs; pages are read as the iterator is consumed.
+
+        Offset pages of a list ordered by ``updated_at`` can shift while they are read: a
+        pipeline seen twice is yielded once, and one that moved to the front meanwhile is left
+        to the next listing (its newer ``updated_at`` puts it there).
+        """
+        query: dict[str, Any] = {"order_by": "updated_at", "sort": "desc", "per_page": _PAGE}
+        floor: datetime | None = None
+        if since is not None:
+            floor = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+            # GitLab's filter is strict (updated_at > value) and its answers show milliseconds
+            # of a microsecond clock: ask from a second earlier and keep ``>= since`` here.
+            query["updated_after"] = _iso(floor - timedelta(seconds=1))
+        yielded: set[str] = set()
+        with self._translating("list pipelines"):
+            pages = self._client.http_list(self._remote.pipelines.path, query, iterator=True)
+            for pipeline in pages:
+                run = self._run(pipeline)
+                updated = _time(pipeline.get("updated_at"))
+                if floor is not None and updated is not None and updated < floor:
+                    continue
+                if run.provider_run_id in yielded:
+                    continue
+                yielded.add(run.provider_run_id)
+                yield run
+
+    def cancel(self, run_id: str) -> None:
+        """Ask GitLab to cancel the pipeline (its jobs go through ``canceling``).
+
+        Raises:
+            ValueError: ``run_id`` is not a pipeline id.
+            ProviderError: no such pipeline, not allowed, or a request failed.
+        """
+        number = _pipeline_id(run_id)
+        # Repeatable: a second cancel of a pipeline that was cancelled changes nothing.
+        with self._translating(f"cancel pipeline {number}"), repeatable():
+            self._remote.pipelines.get(number, lazy=True).cancel()
+
+    def logs(self, run_id: str, *, job: str | None = None) -> str:
+        """The log of one job of the pipeline (by id, or by name: its last attempt), or of
+        every job, retried ones included, in the order GitLab created them, each after a
+        ``== name ==`` line (``== name (attempt n) ==`` for a retry), as the GitHub backend
+        writes them. A job that is queued or skipped has no log yet: it is not asked for.
+
+        Raises:
+            ValueError: ``run_id`` is not a pipeline id, or the pipeline has no such job.
+            ProviderError: a request failed.
+        """
+        number = _pipeline_id(run_id)
+        jobs = self._jobs(number)
+        if job is None:
+            return "".join(f"{_log_header(j)}\n{_ends_line(self._log(j))}" for j in jobs)
+        chosen = [j for j in jobs if j.provider_job_id == job] or [
+            j for j in jobs if j.name == job
+        ][-1:]
+        if not chosen:
+            names = ", ".join(sorted({f'"{j.name}"' for j in jobs})) or "none"
+            raise ValueError(
+                f'gitlab {self.project}: pipeline {number} has no job "{job}" (jobs: {names})'
+            )
+        return self._log(chosen[0])
+
+    def _read_pipeline(
+        self, number: str, etag: str | None
+    ) -> tuple[dict[str, Any], str | None] | None:
+        """The pipeline and its ETag; None when ``etag`` still matches (304)."""
+        headers = {"If-None-Match": etag} if etag else None
+        with self._translating(f"read pipeline {number}"):
+            try:
+                response = self._client.http_request(
+                    "get", f"{self._remote.pipelines.path}/{number}", extra_headers=headers
+                )
+            except gitlab_api.GitlabHttpError as exc:
+                if etag and exc.response_code == 304:
+                    return None
+                raise
+            pipeline = response.json()
+        if not isinstance(pipeline, dict):
+            raise ProviderError(
+                f"gitlab {self.project}: pipeline {number} came back as something else than "
+                f"a pipeline ({self.url})",
+                provider="gitlab",
+            )
+        return pipeline, response.headers.get("ETag")
+
+    def _remember(self, number: str, pipeline: dict[str, Any], etag: str | None) -> RemoteRun:
+        run = self._run(pipeline)
+        self._seen[number] = _Seen(etag, pipeline.get("updated_at"), run)
+        return run
+
+    def _jobs(self, number: str) -> tuple[RemoteJob, ...]:
+        """Every job of the pipeline, retried ones included, oldest first."""
+        path = f"{self._remote.pipelines.path}/{number}/jobs"
+        # GitLab has no keyset pagination for jobs: offset pages, followed by ``Link: next``.
+        query = {"per_page": _PAGE, "include_retried": "true"}
+        with self._translating(f"list the jobs of pipeline {number}"):
+            found = list(self._client.http_list(path, query, iterator=True))
+        found.sort(key=lambda job: int(job["id"]))
+        attempts: dict[str, int] = {}
+        jobs = []
+        for job in found:
+            name = str(job.get("name") or "")
+            attempts[name] = attempts.get(name, 0) + 1
+            jobs.append(_job(job, attempts[name]))
+        return tuple(jobs)
+
+    def _log(self, job: RemoteJob) -> str:
+        if job.status in ("queued", "skipped"):
+            return f"(no log: the job is {job.status})\n"
+        with self._translating(f'read the log of job "{job.name}" ({job.provider_job_id})'):
+            text = self._remote.jobs.get(job.provider_job_id, lazy=True).trace()
+        return text.decode("utf-8", errors="replace")
+
+    def _run(self, pipeline: Mapping[str, Any]) -> RemoteRun:
+        source = pipeline.get("source")
+        return RemoteRun(
+            provider="gitlab",
+            target=self.project,
+            provider_run_id=str(pipeline["id"]),
+            pipeline=self.project,
+            status=_status(pipeline.get("status")),
+            event=_EVENTS.get(source, source) if isinstance(source, str) else None,
+            ref=pipeline.get("ref"),
+            sha=pipeline.get("sha"),
+            created_at=_time(pipeline.get("created_at")),
+            started_at=_time(pipeline.get("started_at")),
+            finished_at=_time(pipeline.get("finished_at")),
+            url=pipeline.get("web_url"),
+        )
+
     # -- errors ----------------------------------------------------------------------------
 
     @contextmanager
@@ -329,3 +616,58 @@ def _maybe_moved(exc: ProviderError) -> bool:
     if isinstance(exc, RateLimitError):
         return False
     return exc.status_code is None or exc.status_code == 400 or exc.status_code >= 500
+
+
+def _pipeline_id(run_id: str) -> str:
+    text = str(run_id).strip()
+    if not text.isdigit():
+        raise ValueError(f"a GitLab pipeline id is a number, not {run_id!r}")
+    return text
+
+
+def _status(value: object) -> RunStatus:
+    return _STATUSES.get(value, "running") if isinstance(value, str) else "running"
+
+
+def _job(job: Mapping[str, Any], attempt: int) -> RemoteJob:
+    started = _time(job.get("started_at"))
+    waited = job.get("queued_duration")
+    queued: datetime | None
+    if started is not None and isinstance(waited, int | float):
+        queued = started - timedelta(seconds=waited)
+    else:
+        queued = _time(job.get("created_at"))
+    return RemoteJob(
+        provider_job_id=str(job["id"]),
+        name=str(job.get("name") or ""),
+        status=_status(job.get("status")),
+        attempt=attempt,
+        allowed_failure=bool(job.get("allow_failure")),
+        queued_at=queued,
+        started_at=started,
+        finished_at=_time(job.get("finished_at")),
+        url=job.get("web_url"),
+    )
+
+
+def _time(value: object) -> datetime | None:
+    """GitLab's ISO 8601 times (``2016-08-11T11:28:34.085Z``, ``...+01:00``), aware."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _log_header(job: RemoteJob) -> str:
+    return f"== {job.name} ==" if job.attempt == 1 else f"== {job.name} (attempt {job.attempt}) =="
+
+
+def _ends_line(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
