@@ -97,7 +97,8 @@ class LocalBackend:
             path = Path(record.url) if record.url else None
             if path is None or not path.is_file():
                 continue
-            parts.append(f"== {record.name}\n" + path.read_text(encoding="utf-8", errors="replace"))
+            text = path.read_text(encoding="utf-8", errors="replace")
+            parts.append(f"== {record.name} ==\n{text}")
         if job is not None and not parts:
             raise CICDError(f'local run {run_id}: no log of a job "{job}"')
         return "".join(parts)
