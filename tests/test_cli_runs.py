@@ -122,3 +122,36 @@ def test_a_bad_since_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
         code = main(["runs", "pull", *ARGS, "--since", "last tuesday"])
     assert code == 2
     assert "expected an age like" in capsys.readouterr().err
+
+
+def test_run_pipeline_on_github_triggers_and_follows_the_run(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codomyrmex.ci_cd_automation import create_pipeline, run_pipeline
+
+    pipeline = create_pipeline(
+        "web-app",
+        [
+            {"name": "build", "jobs": [{"name": "build", "steps": [{"run": "make"}]}]},
+            {"name": "test", "jobs": [{"name": "unit", "steps": [{"run": "pytest"}]}]},
+        ],
+    )
+    done, done_jobs = finished_run()
+    query = matchers.query_param_matcher({"filter": "latest", "per_page": "100"})
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.get(REPO, json=load("repo"))  # no ref given: the default branch
+        dispatch = rsps.post(
+            f"{REPO}/actions/workflows/web-app.yml/dispatches", json=load("dispatch_run_details")
+        )
+        rsps.get(RUN, json=load("workflow_run"), headers={"ETag": 'W/"one"'})
+        rsps.get(RUN, status=304, match=[matchers.header_matcher({"If-None-Match": 'W/"one"'})])
+        rsps.get(RUN, json=done, headers={"ETag": 'W/"two"'})
+        rsps.get(JOBS, json=done_jobs, match=[query])
+        result = run_pipeline(
+            pipeline, "staging", backend="github", repo="octo-org/octo-repo", interval=0.01
+        )
+        assert json.loads(dispatch.calls[0].request.body)["ref"] == load("repo")["default_branch"]
+    assert (result["status"], result["run_id"]) == ("success", "30433642")
+    assert (result["stages_completed"], result["stages_total"]) == (2, 2)  # "unit (3.12)" is unit
+    assert {j["name"] for j in result["jobs"]} == {"build", "unit (3.12)"}
+    assert result["reports"]["url"].startswith("https://github.com/")

@@ -53,11 +53,14 @@ def run_pipeline(
     Args:
         pipeline: the pipeline (``load_pipeline``, ``create_pipeline``, ``import_pipeline``).
         environment: the target environment (``$CICD_ENVIRONMENT`` of jobs that name none).
-        **kwargs: ``dry_run`` (plan only), ``timeout`` (seconds for the whole run, then it is
-            cancelled), ``event`` (push, pull_request, schedule, manual, tag), ``branch``,
-            ``tag``, ``base`` (a pull request's target), ``inputs`` and ``variables``
-            (mappings of text), ``jobs`` (workers), ``only`` (job names), ``project_dir``,
-            ``env_file``, ``keep_workspaces``, ``backend`` (``"local"``).
+        **kwargs: ``backend`` (``"local"``, ``"github"``, ``"gitlab"``). Local: ``dry_run``
+            (plan only), ``timeout`` (seconds for the whole run, then it is cancelled),
+            ``event`` (push, pull_request, schedule, manual, tag), ``branch``, ``tag``,
+            ``base`` (a pull request's target), ``inputs`` and ``variables`` (mappings of
+            text), ``jobs`` (workers), ``only`` (job names), ``project_dir``, ``env_file``,
+            ``keep_workspaces``. Providers: ``repo`` / ``project``, ``ref``, ``inputs``,
+            ``wait`` (default True), ``interval`` (seconds between polls), ``timeout`` (of the
+            watch), ``url`` (base URL), ``budget`` (most requests).
 
     Returns:
         SPEC.md's dictionary (``status``, ``pipeline_id``, ``execution_time``,
@@ -66,26 +69,22 @@ def run_pipeline(
 
     Raises:
         ValueError: an unknown keyword or a bad value.
-        NotBuiltError: a backend other than ``local``.
+        ProviderError: a provider could not be asked (after the transport's retries).
+        MonitoringError: ``timeout`` passed while watching a provider run.
         PipelineExecutionError: the runner could not go on.
     """
-    unknown = sorted(set(kwargs) - _KEYWORDS)
+    backend = kwargs.get("backend", "local")
+    if backend not in ("local", "github", "gitlab"):
+        raise ValueError(f"run_pipeline: unknown backend {backend!r}; use local, github or gitlab")
+    known = _KEYWORDS if backend == "local" else _REMOTE_KEYWORDS
+    unknown = sorted(set(kwargs) - known)
     if unknown:
         raise ValueError(
-            f"run_pipeline: unknown keyword {unknown[0]!r}; "
-            f"expected one of {', '.join(sorted(_KEYWORDS))}"
+            f"run_pipeline(backend={backend!r}): unknown keyword {unknown[0]!r}; "
+            f"expected one of {', '.join(sorted(known))}"
         )
-    backend = kwargs.get("backend", "local")
-    if backend in ("github", "gitlab"):
-        unknown = sorted(set(kwargs) - _REMOTE_KEYWORDS)
-        if unknown:
-            raise ValueError(
-                f"run_pipeline(backend={backend!r}): unknown keyword {unknown[0]!r}; "
-                f"expected one of {', '.join(sorted(_REMOTE_KEYWORDS))}"
-            )
-        return _run_remote(pipeline, environment, backend, kwargs)
     if backend != "local":
-        raise ValueError(f"run_pipeline: unknown backend {backend!r}; use local, github or gitlab")
+        return _run_remote(pipeline, environment, backend, kwargs)
     options = RunOptions(
         environment=environment,
         event=kwargs.get("event", "push"),
