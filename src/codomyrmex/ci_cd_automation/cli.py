@@ -410,8 +410,8 @@ def _run(args: argparse.Namespace) -> int:
         branch=args.branch,
         tag=args.tag,
         base=args.base,
-        inputs=_pairs("--input", args.input),
-        variables=_pairs("--var", args.var),
+        inputs=key_values("--input", args.input),
+        variables=key_values("--var", args.var),
         jobs=args.jobs,
         only=tuple(args.only),
         dry_run=args.dry_run,
@@ -472,7 +472,7 @@ def _remote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _pairs(flag: str, items: Sequence[str]) -> dict[str, str]:
+def key_values(flag: str, items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")

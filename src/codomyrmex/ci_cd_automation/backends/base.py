@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 ProviderName = Literal["github", "gitlab"]
@@ -208,6 +208,18 @@ class RemoteRun:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+
+def api_time(value: object) -> datetime | None:
+    """A provider's ISO 8601 time (``2024-05-01T10:00:04Z``, ``...085Z``, ``...+01:00``) as an
+    aware datetime (UTC when it names no zone); None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class RunBackend(Protocol):

@@ -62,12 +62,9 @@ def run_command(args: argparse.Namespace) -> int:
         return _pull(backend, args)
     if args.command == "trigger":
         pipeline = load_pipeline(args.file)
-        inputs = {}
-        for item in args.input:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--input {item!r}: expected KEY=VALUE")
-            inputs[key] = value
+        from ..cli import key_values
+
+        inputs = key_values("--input", args.input)
         run = backend.trigger(ref=args.ref, inputs=inputs, workflow=f"{pipeline.name}.yml")
         _save(run)
         where = f" {run.url}" if run.url else ""

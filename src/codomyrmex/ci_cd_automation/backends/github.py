@@ -102,7 +102,7 @@ from github.Repository import Repository
 
 from ..errors import ProviderError, RateLimitError, SyncConflictError
 from . import transport
-from .base import Plan, ProviderName, RemoteJob, RemoteRun, RunStatus, SyncResult, compare
+from .base import Plan, ProviderName, RemoteJob, RemoteRun, RunStatus, SyncResult, api_time, compare
 from .credentials import Credentials
 
 _FILE_MODE = "100644"
@@ -597,10 +597,10 @@ class GitHubBackend:
             ref=data.get("head_branch"),
             sha=data.get("head_sha"),
             attempt=int(data.get("run_attempt") or 1),
-            created_at=_time(data.get("created_at")),
-            started_at=_time(data.get("run_started_at")),
+            created_at=api_time(data.get("created_at")),
+            started_at=api_time(data.get("run_started_at")),
             # A run has no completed_at: its last update is when it finished.
-            finished_at=_time(data.get("updated_at"))
+            finished_at=api_time(data.get("updated_at"))
             if data.get("status") == "completed"
             else None,
             url=data.get("html_url"),
@@ -657,21 +657,11 @@ def _to_job(data: Mapping[str, Any]) -> RemoteJob:
         name=str(data.get("name") or ""),
         status=normalise_status(data.get("status"), data.get("conclusion"), job=True),
         attempt=int(data.get("run_attempt") or 1),
-        queued_at=_time(data.get("created_at")),
-        started_at=_time(data.get("started_at")),
-        finished_at=_time(data.get("completed_at")),
+        queued_at=api_time(data.get("created_at")),
+        started_at=api_time(data.get("started_at")),
+        finished_at=api_time(data.get("completed_at")),
         url=data.get("html_url"),
     )
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _iso(when: datetime) -> str:

@@ -107,6 +107,7 @@ from .base import (
     RemoteRun,
     RunStatus,
     SyncResult,
+    api_time,
     compare,
 )
 from .credentials import Credentials
@@ -469,7 +470,7 @@ class GitLabBackend:
             pages = self._client.http_list(self._remote.pipelines.path, query, iterator=True)
             for pipeline in pages:
                 run = self._run(pipeline)
-                updated = _time(pipeline.get("updated_at"))
+                updated = api_time(pipeline.get("updated_at"))
                 if floor is not None and updated is not None and updated < floor:
                     continue
                 if run.provider_run_id in yielded:
@@ -575,9 +576,9 @@ class GitLabBackend:
             event=_EVENTS.get(source, source) if isinstance(source, str) else None,
             ref=pipeline.get("ref"),
             sha=pipeline.get("sha"),
-            created_at=_time(pipeline.get("created_at")),
-            started_at=_time(pipeline.get("started_at")),
-            finished_at=_time(pipeline.get("finished_at")),
+            created_at=api_time(pipeline.get("created_at")),
+            started_at=api_time(pipeline.get("started_at")),
+            finished_at=api_time(pipeline.get("finished_at")),
             url=pipeline.get("web_url"),
         )
 
@@ -630,13 +631,13 @@ def _status(value: object) -> RunStatus:
 
 
 def _job(job: Mapping[str, Any], attempt: int) -> RemoteJob:
-    started = _time(job.get("started_at"))
+    started = api_time(job.get("started_at"))
     waited = job.get("queued_duration")
     queued: datetime | None
     if started is not None and isinstance(waited, int | float):
         queued = started - timedelta(seconds=waited)
     else:
-        queued = _time(job.get("created_at"))
+        queued = api_time(job.get("created_at"))
     return RemoteJob(
         provider_job_id=str(job["id"]),
         name=str(job.get("name") or ""),
@@ -645,20 +646,9 @@ def _job(job: Mapping[str, Any], attempt: int) -> RemoteJob:
         allowed_failure=bool(job.get("allow_failure")),
         queued_at=queued,
         started_at=started,
-        finished_at=_time(job.get("finished_at")),
+        finished_at=api_time(job.get("finished_at")),
         url=job.get("web_url"),
     )
-
-
-def _time(value: object) -> datetime | None:
-    """GitLab's ISO 8601 times (``2016-08-11T11:28:34.085Z``, ``...+01:00``), aware."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime) -> str:
