@@ -323,6 +323,12 @@ PATTERNS = st.lists(  # None means "any"; an empty list is refused
     min_size=1,
     max_size=2,
 )
+# Job conditions cannot negate (rule when-negation); triggers can.
+JOB_PATTERNS = st.lists(
+    st.one_of(st.sampled_from(["main", "release/*", "v*", "**"]), PLAIN),
+    min_size=1,
+    max_size=2,
+)
 CHECKOUT = st.fixed_dictionaries(
     {},
     optional={
@@ -731,7 +737,7 @@ def job(
         when: dict[str, Any] = {}
         for key in ("branches", "tags", "paths"):
             if chance(draw, 3):
-                when[key] = draw(PATTERNS)
+                when[key] = draw(JOB_PATTERNS if key != "paths" else PATTERNS)
         if chance(draw, 3):
             when["events"] = draw(EVENTS)
         if draw(st.booleans()):

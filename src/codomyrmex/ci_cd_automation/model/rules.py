@@ -10,7 +10,8 @@ only in case: GitHub job ids ignore case), ``duplicate-service-alias``, ``empty-
 ``stage-dependencies``, ``job-needs``, ``stage-cycle``, ``job-cycle``, ``duplicate-step-id``,
 ``template-syntax``, ``template-context``, ``secret-undeclared``, ``secret-outside-env``,
 ``reserved-name``, ``variable-collision``, ``matrix-exclude``, ``output-source``,
-``artifact-job``, ``when-variables``, ``when-status``, ``no-triggers``, ``permission-level``.
+``artifact-job``, ``when-variables``, ``when-status``, ``when-negation``, ``no-triggers``,
+``permission-level``.
 
 Added after the first release:
 
@@ -595,7 +596,8 @@ def _check_step_ref(job: Job, step_id: str, site: TemplateSite) -> Iterator[Diag
 
 
 def check_job_parts(pipeline: Pipeline) -> Iterator[Diagnostic]:
-    """duplicate-step-id, matrix-exclude, artifact-job, secret-undeclared, when-variables."""
+    """duplicate-step-id, matrix-exclude, artifact-job, secret-undeclared, when-variables,
+    when-negation."""
     graph = direct_needs(pipeline)
     inputs = pipeline.config.triggers.manual.inputs if pipeline.config.triggers.manual else {}
     known_vars = [*pipeline.config.variables, *inputs]
@@ -650,6 +652,22 @@ def check_job_parts(pipeline: Pipeline) -> Iterator[Diagnostic]:
                 hints=("add needs or stage dependencies",),
             )
         if job.when:
+            for key in ("branches", "tags"):
+                for pi, pattern in enumerate(getattr(job.when, key) or ()):
+                    if pattern.startswith("!"):
+                        # A job condition is an if: expression on GitHub and a rules: test on
+                        # GitLab, neither of which reads an ordered pattern list with
+                        # negations: GitHub's would match every branch, GitLab's the literal.
+                        yield Diagnostic(
+                            f'job "{job.name}": when.{key} pattern "{pattern}" negates, which '
+                            "job conditions cannot do on GitHub or GitLab",
+                            "when-negation",
+                            _job_path(si, ji, "when", key, pi),
+                            hints=(
+                                f"list the {key} the job runs on, or negate in "
+                                f"config.triggers.push.{key}",
+                            ),
+                        )
             for name in job.when.variables:
                 if name not in known_vars:
                     yield Diagnostic(
