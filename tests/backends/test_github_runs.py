@@ -450,6 +450,19 @@ def test_logs_of_one_job_by_name_follow_the_redirect_without_the_token() -> None
     assert "Authorization" not in download.calls[0].request.headers
 
 
+def test_a_log_download_goes_through_the_transport_budget_and_retries() -> None:
+    """3 requests: the 302, the signed URL answering 502, then 200; all counted."""
+    waits: list[float] = []
+    github = backend(waits)
+    with mock() as rsps:
+        rsps.get(f"{REPO}/actions/jobs/7/logs", status=302, headers={"Location": SIGNED})
+        rsps.get(SIGNED, status=502)
+        rsps.get(SIGNED, body="seven\n")
+        assert github.logs("30433642", job="7") == "seven\n"
+    assert github.budget is not None and github.budget.used == 3
+    assert len(waits) == 1
+
+
 def test_logs_of_every_job_in_order() -> None:
     jobs = {
         "total_count": 3,

@@ -168,9 +168,13 @@ class GitHubBackend:
         self._repository = Repository(client.requester, url=f"/repos/{repo}", completed=False)
         self._runs: OrderedDict[str, _RunState] = OrderedDict()
         self._claimed: set[str] = set()  # run ids returned by trigger
-        # Signed log URLs are not GitHub's API: no token, no netrc.
-        self._downloads = requests.Session()
-        self._downloads.auth = _no_auth
+        # Signed log URLs are not GitHub's API: no token, no netrc; the same policy and budget.
+        self._downloads = transport.download_session(
+            "github",
+            self._policy,
+            self.budget or transport.RequestBudget(self._policy.budget),
+            scrub=credentials.token,
+        )
 
     def __repr__(self) -> str:
         return f"GitHubBackend({self.repo!r} at {self.url!r})"

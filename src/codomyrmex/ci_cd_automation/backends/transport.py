@@ -234,6 +234,20 @@ def gitlab_client(
     return client, budget
 
 
+def download_session(
+    provider: str, policy: Policy, budget: RequestBudget, *, scrub: str = ""
+) -> requests.Session:
+    """A session for addresses outside the provider's API (signed log links): the same policy,
+    budget and traces as the client, and no credential at all (no auth, no ``~/.netrc``).
+    ``scrub`` is a token to hide from traces should a server echo it."""
+    session = requests.Session()
+    session.auth = _no_auth
+    adapter = _Transport(provider, policy, budget, scrub)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def translate_error(provider: str, exc: Exception) -> ProviderError:
     """What a library raised, as a ``ProviderError`` (``RateLimitError`` for limits): one line
     naming the provider and the status, with the request id, and no credential."""
@@ -409,7 +423,8 @@ class _Transport(HTTPAdapter):
 
     def _trace(self, line: str) -> None:
         if self.policy.trace is not None:
-            self.policy.trace(f"{self.provider}: {line}".replace(self._token, "***"))
+            text = f"{self.provider}: {line}"
+            self.policy.trace(text.replace(self._token, "***") if self._token else text)
 
 
 def _route_requester(client: github.Github, adapter: _Transport) -> None:
