@@ -348,7 +348,7 @@ def read(rsps: responses.RequestsMock, backend: GitLabBackend) -> RemoteRun:
     return run
 
 
-def test_an_unchanged_pipeline_costs_one_conditional_request(
+def test_an_unchanged_running_pipeline_costs_a_conditional_read_and_its_jobs(
     rsps: responses.RequestsMock, sleeps: list[float]
 ) -> None:
     backend = make_backend(sleeps)
@@ -360,8 +360,21 @@ def test_an_unchanged_pipeline_costs_one_conditional_request(
         headers={"ETag": ETAG},
         match=[matchers.header_matcher({"If-None-Match": ETAG})],
     )
+    add_jobs(rsps, [job(50211, "build", "running", finished_at=None)])  # jobs as they were
     assert backend.poll_run(run) is None
-    assert used(backend) - before == 1
+    assert used(backend) - before == 2
+
+
+def test_a_job_change_inside_an_untouched_running_pipeline_is_seen(
+    rsps: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    backend = make_backend(sleeps)
+    run = read(rsps, backend)
+    rsps.get(f"{PIPELINES}/{RUN}", status=304, headers={"ETag": ETAG})
+    add_jobs(rsps, [job(50212, "test", "running", finished_at=None), job(50211, "build")])
+    fresh = backend.poll_run(run)
+    assert fresh is not None and fresh.status == run.status
+    assert [(j.name, j.status) for j in fresh.jobs] == [("build", "success"), ("test", "running")]
 
 
 def test_a_server_that_ignores_the_etag_is_judged_by_updated_at(
@@ -370,8 +383,9 @@ def test_a_server_that_ignores_the_etag_is_judged_by_updated_at(
     backend = make_backend(sleeps)
     run = read(rsps, backend)
     add_pipeline(rsps, etag='W/"another"')  # 200, same body: nothing changed
+    add_jobs(rsps, [job(50211, "build", "running", finished_at=None)])  # jobs as they were
     assert backend.poll_run(run) is None
-    assert len(rsps.calls) == 1 and rsps.calls[0].request.headers["If-None-Match"] == ETAG
+    assert len(rsps.calls) == 2 and rsps.calls[0].request.headers["If-None-Match"] == ETAG
 
 
 def test_a_changed_pipeline_is_read_again_with_its_jobs(
@@ -401,7 +415,7 @@ def test_a_changed_pipeline_is_read_again_with_its_jobs(
     assert backend.poll_run(fresh) is None and len(rsps.calls) == 1
 
 
-def test_a_job_change_that_leaves_the_pipeline_alone_is_not_fetched(
+def test_a_moved_updated_at_is_a_change_even_with_the_same_status(
     rsps: responses.RequestsMock, sleeps: list[float]
 ) -> None:
     backend = make_backend(sleeps)
@@ -418,8 +432,9 @@ def test_a_run_read_elsewhere_is_compared_with_the_run_given(
     run = read(rsps, make_backend(sleeps))
     other = make_backend(sleeps)  # e.g. a later `cicd status`, the run from the store
     add_pipeline(rsps)
+    add_jobs(rsps, [job(50211, "build", "running", finished_at=None)])  # jobs as they were
     assert other.poll_run(run) is None
-    assert "If-None-Match" not in rsps.calls[0].request.headers and used(other) == 1
+    assert "If-None-Match" not in rsps.calls[0].request.headers and used(other) == 2
 
     rsps.calls.reset()
     add_pipeline(rsps, pipeline(status="canceled", finished_at="2025-03-04T10:16:00.000Z"))

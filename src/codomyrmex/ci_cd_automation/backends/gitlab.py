@@ -81,9 +81,10 @@ guide covers the web UI's own JSON routes, not ``/api/v4``), but API answers car
 and no saving of rate limit). So ``poll_run`` does both: it sends ``If-None-Match`` with the
 ETag of the last read of that very run (``304``: unchanged, one request), and on a ``200`` it
 compares ``updated_at`` and the normalised run with the last read (or, for a run read
-elsewhere, with the run it was given). Jobs are fetched only when the pipeline changed. A job
-that changes without changing its pipeline (a second job starting while the pipeline is
-already running) is therefore seen at the pipeline's next change, at the latest when it ends.
+elsewhere, with the run it was given). GitLab does not promise to touch a running pipeline
+when one of its jobs changes (a second job starting), so while the pipeline is unfinished its
+jobs are read on every poll and compared (two requests while nothing changes); once it has
+finished, an unchanged pipeline costs one request and no jobs are read.
 """
 
 from __future__ import annotations
@@ -429,10 +430,14 @@ class GitLabBackend:
         return replace(run, jobs=self._jobs(number)) if jobs else run
 
     def poll_run(self, run: RemoteRun) -> RemoteRun | None:
-        """The pipeline again, with its jobs, if it changed since ``run`` was read; else None.
+        """The pipeline again, with its jobs, if it or one of its jobs changed since ``run``
+        was read; else None.
 
-        One request when nothing changed (``If-None-Match``, or a ``200`` whose ``updated_at``
-        and status are as before); the jobs' pages only when something did.
+        The pipeline is read conditionally (``If-None-Match``, or a ``200`` whose
+        ``updated_at`` and status are as before). GitLab does not promise to touch a running
+        pipeline when one of its jobs changes (a second job starting), so while the pipeline
+        is unfinished its jobs are read too and compared: two requests per poll at most while
+        nothing changes, one once the pipeline has finished.
         """
         if run.provider != "gitlab" or run.target != self.project:
             raise ValueError(f"a run of {run.provider} {run.target} given to {self!r}")
@@ -442,13 +447,20 @@ class GitLabBackend:
         if seen is not None and seen.run != bare:
             seen = None  # we last read it in another state: compare with the run given
         read = self._read_pipeline(number, seen.etag if seen is not None else None)
-        if read is None:
-            return None  # 304: the ETag of ``run``'s own read still matches
-        pipeline, _ = read
-        fresh = self._remember(number, *read)
-        if fresh == bare and (seen is None or pipeline.get("updated_at") == seen.updated_at):
+        if read is None:  # 304: the ETag of ``run``'s own read still matches
+            fresh, moved = bare, False
+        else:
+            pipeline, _ = read
+            fresh = self._remember(number, *read)
+            moved = fresh != bare or (
+                seen is not None and pipeline.get("updated_at") != seen.updated_at
+            )
+        if not moved and fresh.finished:
             return None
-        return replace(fresh, jobs=self._jobs(number))
+        jobs = self._jobs(number)
+        if not moved and jobs == run.jobs:
+            return None
+        return replace(fresh, jobs=jobs)
 
     def list_runs(self, *, since: datetime | None = None) -> Iterator[RemoteRun]:
         """Pipelines updated at or after ``since`` (naive: UTC), most recently updated first,
