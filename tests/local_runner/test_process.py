@@ -132,6 +132,37 @@ def test_background_processes_do_not_outlive_a_normal_exit(tmp_path: Path) -> No
         assert not alive(pid)
 
 
+def test_kept_background_processes_run_and_log_until_stopped(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    log = tmp_path / "job.log"
+    script = (
+        f"(sleep 0.3; echo later; sleep 30) & echo $! >> {pids}; "
+        f"sleep 30 >/dev/null 2>&1 & echo $! >> {pids}; echo now"
+    )
+    process = ScriptProcess(script, cwd=tmp_path, log_path=log, grace=1.0, keep_background=True)
+    result = finishes(process.wait)
+    assert result.ok and process.background
+    assert "now" in log.read_text()
+    assert all(alive(pid) for pid in read_pids(pids))
+    end = time.monotonic() + 10
+    while "later" not in log.read_text():  # the reader goes on logging them
+        assert time.monotonic() < end, log.read_text()
+        time.sleep(0.05)
+    assert process.stop_background() is True
+    assert not process.background
+    for pid in read_pids(pids):
+        assert not alive(pid)
+    assert process.stop_background() is False  # once is enough
+
+
+def test_a_shell_without_leftovers_has_no_background_to_stop(tmp_path: Path) -> None:
+    process = ScriptProcess(
+        "echo done", cwd=tmp_path, log_path=tmp_path / "l", keep_background=True
+    )
+    assert finishes(process.wait).ok
+    assert not process.background and process.stop_background() is False
+
+
 def test_cancel_method_from_another_thread(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     started = tmp_path / "started"

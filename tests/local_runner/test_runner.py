@@ -1163,3 +1163,34 @@ def test_git_in_a_job_never_reaches_the_users_repository(tmp_path: Path) -> None
         ["git", "log", "--all", "--format=%H %s"], cwd=repo, capture_output=True, text=True
     ).stdout
     assert log.splitlines() == [f"{head} init"]  # no commit of a job landed here
+
+
+BACKGROUND = """\
+name: background
+stages:
+  - name: s
+    jobs:
+      - name: serve
+        steps:
+          - run: |
+              (while true; do sleep 0.05; done) &
+              echo $! > "@PIDS@"
+              echo started
+          - run: |
+              kill -0 "$(cat "@PIDS@")"  # still running in the next step, as on GitHub
+              echo "still there"
+"""
+
+
+def test_a_background_process_lives_until_the_end_of_its_job(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    repo = make_repo(tmp_path / "repo", BACKGROUND, PIDS=pids)
+
+    result = run(repo)
+
+    assert statuses(result) == {"serve": "success"}
+    pid = int(pids.read_text())
+    assert survivors([pid]) == []  # stopped when the job ended
+    log = Path(result["jobs"][0]["log"]).read_text()
+    assert "still there" in log
+    assert "[cicd] stopped the background processes of step 1" in log

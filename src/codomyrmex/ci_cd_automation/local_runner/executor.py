@@ -14,10 +14,12 @@ This module owns what happens between "the scheduler starts a job" and "the job 
   (DESIGN.md: GitLab's default), then the job cache. Nothing else reaches the workspace.
 * **Steps** run one after another, each ``run`` in its own shell process
   (``process.ScriptProcess``: own process group, the job's remaining time as timeout, the
-  run's cancel event). The first failing step ends the job unless it has
-  ``continue_on_error``. Templates in a script never reach its text: each becomes
-  ``${VAR}`` with the value in the environment (``translators.shell.rewrite_for_shell``, the
-  rewriting the GitHub translator does), so a value is never parsed as shell code.
+  run's cancel event). What a step starts in the background (``server &``) keeps running
+  until the job ends, as on GitHub, and is stopped then (or at once on timeout or cancel).
+  The first failing step ends the job unless it has ``continue_on_error``. Templates in a
+  script never reach its text: each becomes ``${VAR}`` with the value in the environment
+  (``translators.shell.rewrite_for_shell``, the rewriting the GitHub translator does), so a
+  value is never parsed as shell code.
 * **Git.** A job that checks out has the snapshot's own shallow ``.git`` (``workspace``);
   ``GIT_CEILING_DIRECTORIES`` stops git at the workspace, so no job reaches the user's
   repository, which holds the run folder.
@@ -79,7 +81,7 @@ from ..translators.shell import rewrite_for_shell, script_var
 from .event import SimulatedEvent
 from .masking import SecretMasker
 from .plan import JobInstance
-from .process import DEFAULT_SHELL, ProcessResult, run_script
+from .process import DEFAULT_SHELL, ProcessResult, ScriptProcess
 from .storage import CacheStore, collect, hash_files, restore, unmatched
 from .workspace import Snapshot
 
@@ -304,16 +306,22 @@ class _JobRun:
     deadline: float | None
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     saves: list[tuple[str, Cache]] = field(default_factory=list)
+    background: list[tuple[int, ScriptProcess]] = field(default_factory=list)
 
     @property
     def ctx(self) -> RunContext:
         return self.executor.ctx
 
     def run(self) -> _Attempt:
-        r = self.instance.resolved
-        job = r.job
         self._notices()
         self.env = self._job_env()
+        try:
+            return self._steps()
+        finally:
+            self._stop_background()
+
+    def _steps(self) -> _Attempt:
+        job = self.instance.resolved.job
         result = _Attempt(ok=True)
         if job.cache is not None:
             self._restore_cache(job.cache)
@@ -338,6 +346,13 @@ class _JobRun:
             result.exit_code = 0
         self._finish(result)
         return result
+
+    def _stop_background(self) -> None:
+        """The job's end: stop what its steps left running (GitHub's orphan clean-up)."""
+        for index, proc in self.background:
+            if proc.stop_background():
+                _append(self.log, f"[cicd] stopped the background processes of step {index}\n")
+        self.background.clear()
 
     # --- the job's surroundings -----------------------------------------------------------
 
@@ -508,7 +523,7 @@ class _JobRun:
         limit = self._time_left(timeout)
         if limit is not None and limit <= 0:
             return _Attempt(ok=False, reason="timeout: the job's time ran out", kind="timeout")
-        result = run_script(
+        process = ScriptProcess(
             script,
             cwd=cwd,
             log_path=self.log,
@@ -517,7 +532,11 @@ class _JobRun:
             timeout=limit,
             shell=command,
             cancel_event=self.cancel if not self.ctx.cancel.is_set() else self.ctx.cancel,
+            keep_background=True,
         )
+        result = process.wait()
+        if process.background:
+            self.background.append((index, process))
         if self.ctx.cancel.is_set() and not result.ok:
             return _Attempt(
                 ok=False, exit_code=result.exit_code, reason="cancelled", kind="cancelled"

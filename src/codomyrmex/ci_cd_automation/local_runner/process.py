@@ -6,12 +6,15 @@ This module owns the life of one child and everything it starts. The child is th
 not reach it: stopping it is the runner's decision (``cancel``), never an accident.
 
 Invariants
-  * No process of the group outlives ``ScriptProcess.wait``. On timeout or cancellation the
-    whole group gets SIGTERM, then SIGKILL once ``grace`` seconds pass with a member still
-    alive. When the shell exits on its own, members it left behind (``server &``) get the same
-    treatment. (GitHub keeps such background processes until the end of the job; a job-level
-    owner can relax this later, issue #4.) A process that leaves the group (``setsid``,
-    daemonising) escapes; catching those needs cgroups.
+  * On timeout or cancellation the whole group gets SIGTERM, then SIGKILL once ``grace``
+    seconds pass with a member still alive. When the shell exits on its own, members it left
+    behind (``server &``) get the same treatment by default (``keep_background=False``: no
+    process of the group outlives ``wait``). With ``keep_background=True`` they keep running,
+    as GitHub keeps a step's background processes until the end of its job: ``wait`` returns
+    once the shell's own output is read, the reader goes on logging what they print, and the
+    owner must call ``stop_background`` (the job's end), which stops the group the same way.
+    A process that leaves the group (``setsid``, daemonising) escapes; catching those needs
+    cgroups.
   * Output order is the order the pipe saw: stdout and stderr share one pipe. Bytes are
     decoded incrementally as UTF-8 with ``errors="replace"``, masked by a
     ``masking.MaskingStream`` (secrets split across reads are still masked), appended to the
@@ -56,6 +59,9 @@ CANCEL_POLL = 0.05
 
 DRAIN_TIMEOUT = 1.0
 """Seconds to wait for end-of-output once the group is gone (an escaped process may hold it)."""
+
+BACKGROUND_DRAIN = 0.05
+"""Seconds given to read a shell's last output when background members keep the pipe open."""
 
 _READ_SIZE = 1 << 16
 
@@ -102,6 +108,8 @@ class ScriptProcess:
         grace: seconds between SIGTERM and SIGKILL.
         shell: the shell command; the script is appended as the last argument.
         cancel_event: when set (by anyone), the group is killed as by ``cancel``.
+        keep_background: leave members the shell left behind running after it exited; the
+            caller stops them with ``stop_background``.
     """
 
     def __init__(
@@ -117,8 +125,11 @@ class ScriptProcess:
         grace: float = DEFAULT_GRACE,
         shell: Sequence[str] = DEFAULT_SHELL,
         cancel_event: threading.Event | None = None,
+        keep_background: bool = False,
     ) -> None:
         self._timeout = timeout
+        self._keep_background = keep_background
+        self.background = False
         self._grace = grace
         self._cancel_event = cancel_event
         self._on_line = on_line
@@ -169,11 +180,17 @@ class ScriptProcess:
             if reason != "exit":
                 _terminate_group(self.pid, self._grace)
             self._waiter.join()
-            if _group_exists(self.pid):
+            if reason == "exit" and self._keep_background and _group_exists(self.pid):
+                # Members keep the pipe open: read what the shell wrote before it exited, then
+                # leave the reader logging the rest until ``stop_background``.
+                self.background = True
+                self._reader.join(BACKGROUND_DRAIN)
+            elif _group_exists(self.pid):
                 # The shell is gone but left members behind: they must not outlive it.
                 _terminate_group(self.pid, self._grace)
-            self._reader.join(DRAIN_TIMEOUT)
-            if self._reader.is_alive():
+            if not self.background:
+                self._reader.join(DRAIN_TIMEOUT)
+            if self._reader.is_alive() and not self.background:
                 self._stop_reading.set()
                 self._reader.join()
                 self._write_notice("output still held open by a process outside the group")
@@ -197,6 +214,22 @@ class ScriptProcess:
             pid=self.pid,
         )
         return self._result
+
+    def stop_background(self) -> bool:
+        """Stop what the shell left running (``keep_background``) and finish its log; returns
+        whether anything was still running. Safe to call more than once."""
+        if not self.background:
+            return False
+        alive = _group_exists(self.pid)
+        if alive:
+            _terminate_group(self.pid, self._grace)
+        self._reader.join(DRAIN_TIMEOUT)
+        if self._reader.is_alive():
+            self._stop_reading.set()
+            self._reader.join()
+        self.background = False
+        self._log.close()
+        return alive
 
     def _wait_for_end(self) -> str:
         deadline = None if self._timeout is None else self._started + self._timeout
