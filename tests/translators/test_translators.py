@@ -124,3 +124,26 @@ def test_the_fidelity_report_alone_equals_the_one_render_gives() -> None:
         pipeline = load_pipeline(case / "pipeline.yaml")
         for target in ("github", "gitlab", "all"):
             assert fidelity_losses(pipeline, target) == render(pipeline, target).losses, case
+
+
+def test_rendering_from_many_threads_at_once_gives_the_same_files() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codomyrmex.ci_cd_automation import create_pipeline, render
+
+    pipeline = create_pipeline(
+        "threads",
+        [
+            {
+                "name": "s",
+                "jobs": [
+                    {"name": f"j{n}", "matrix": {"py": ["3.11", "3.12"]}, "steps": [{"run": "x"}]}
+                    for n in range(20)
+                ],
+            }
+        ],
+    )
+    expected = render(pipeline).files
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: render(pipeline).files, range(64)))
+    assert all(files == expected for files in results)

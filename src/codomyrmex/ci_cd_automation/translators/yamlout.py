@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,17 @@ def _yaml() -> YAML:
     return yaml
 
 
-_DUMPER = _yaml()
+# A ruamel YAML object keeps its emitter state between calls, so two threads dumping through
+# one object corrupt each other ("expected NodeEvent, but got DocumentStartEvent"): each
+# thread gets its own dumper.
+_DUMPERS = threading.local()
+
+
+def _dumper() -> YAML:
+    dumper: YAML | None = getattr(_DUMPERS, "yaml", None)
+    if dumper is None:
+        dumper = _DUMPERS.yaml = _yaml()
+    return dumper
 
 
 def dump_yaml(data: dict[str, Any], header: str, *, yaml11: bool = False) -> str:
@@ -103,7 +114,7 @@ def dump_yaml(data: dict[str, Any], header: str, *, yaml11: bool = False) -> str
     stream = io.StringIO()
     for line in header.splitlines():
         stream.write(f"# {line}".rstrip() + "\n")
-    _DUMPER.dump(_prepare(data, yaml11), stream)
+    _dumper().dump(_prepare(data, yaml11), stream)
     return stream.getvalue()
 
 
