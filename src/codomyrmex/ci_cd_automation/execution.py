@@ -12,6 +12,7 @@ data: the returned dictionary says ``"status": "failed"``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -107,8 +108,6 @@ def run_pipeline(
 def _run_remote(
     pipeline: Pipeline, environment: str, provider: str, kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    import time
-
     from .backends.remote import open_backends
     from .backends.watch import watch
 

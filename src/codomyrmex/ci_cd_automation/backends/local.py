@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import CICDError
+from ..local_runner.plan import label
 from ..local_runner.runner import OWNER_FILE, STATE_DIR, RunOptions, owner_mark, run_local
 from ..model.pipeline import Pipeline
 from ..store import JobRunRecord, RunFilter, RunRecord, Store
@@ -123,10 +124,9 @@ class LocalBackend:
 
 
 def _job(record: JobRunRecord) -> RemoteJob:
-    values = ", ".join(f"{k}={v}" for k, v in (record.matrix or {}).items())
     return RemoteJob(
         provider_job_id=str(record.id),
-        name=f"{record.name} ({values})" if values else record.name,
+        name=label(record.name, record.matrix),
         status=record.status,
         attempt=max(record.attempts, 1),
         allowed_failure=record.allowed_failure,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import cast
 
 from .base import Backend, ProviderName
 from .credentials import load_credentials
@@ -42,7 +43,7 @@ def open_backends(
         raise ValueError(f'unknown provider "{provider}": use github, gitlab or both')
     if budget is not None and budget < 1:
         raise ValueError(f"--budget must be at least 1, got {budget}")
-    wanted: list[ProviderName] = ["github", "gitlab"] if provider == "both" else [provider]  # type: ignore[list-item]
+    wanted = cast("list[ProviderName]", ["github", "gitlab"] if provider == "both" else [provider])
     if "github" in wanted and not (repo and _GITHUB_REPO.match(repo)):
         raise ValueError(
             f'GitHub needs a repository "OWNER/NAME" (--repo; repo= in Python), got {repo!r}'

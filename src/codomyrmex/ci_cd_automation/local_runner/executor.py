@@ -278,7 +278,7 @@ class JobExecutor:
             if workspace.exists():
                 shutil.rmtree(workspace)
             scratch.mkdir(parents=True, exist_ok=True)
-            if ctx.snapshot is not None and _checks_out(job.steps):
+            if ctx.snapshot is not None and checks_out(job.steps):
                 ctx.snapshot.clone_into(workspace)
             else:
                 workspace.mkdir(parents=True)
@@ -305,6 +305,7 @@ class _JobRun:
     cancel: threading.Event
     deadline: float | None
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     saves: list[tuple[str, Cache]] = field(default_factory=list)
     background: list[tuple[int, ScriptProcess]] = field(default_factory=list)
 
@@ -314,7 +315,7 @@ class _JobRun:
 
     def run(self) -> _Attempt:
         self._notices()
-        self.env = self._job_env()
+        self._job_env()
         try:
             return self._steps()
         finally:
@@ -373,7 +374,8 @@ class _JobRun:
             _append(self.log, f"[cicd] {line}\n")
             self.ctx.notice(f"{self.instance.name}: {line}")
 
-    def _job_env(self) -> dict[str, str]:
+    def _job_env(self) -> None:
+        """Fill ``self.env``; the job's own ``env`` values may read what comes before them."""
         ctx = self.ctx
         inst = self.instance
         r = inst.resolved
@@ -387,8 +389,7 @@ class _JobRun:
         env["CICD_JOB"] = inst.name
         env["CICD_WORKSPACE"] = str(self.workspace)
         env["CICD_ENVIRONMENT"] = ctx.environment
-        env.update({k: v for k, v in ctx.values.items() if k not in ctx.inputs})
-        env.update(ctx.inputs)
+        env.update(ctx.values)  # pipeline variables, then manual inputs (plan.build_plan)
         if inst.matrix:
             env.update({k: scalar_text(v) for k, v in inst.matrix.items()})
         env.update(ctx.extra_env)
@@ -399,7 +400,6 @@ class _JobRun:
             env[name] = self.text(value) if isinstance(value, str) else scalar_text(value)
         for name in r.job.secrets:
             env[name] = self._secret(name)
-        return env
 
     def _secret(self, name: str) -> str:
         value = self.ctx.secrets.get(name)
@@ -435,7 +435,7 @@ class _JobRun:
         if expr.context == "secrets":
             return self._secret(name)
         if expr.context == "env":
-            for scope in (local or {}, getattr(self, "env", {})):
+            for scope in (local or {}, self.env):
                 if name in scope:
                     return scope[name]
             return ""
@@ -624,9 +624,9 @@ class _JobRun:
         found = False
         with self.ctx.lock:
             folders = [
-                folder
-                for iid, folder in self.ctx.artifacts.items()
-                if iid == job_name or iid.startswith(job_name + ".")
+                self.ctx.artifacts[iid]
+                for iid in self.ctx.instances_of.get(job_name, ())
+                if iid in self.ctx.artifacts
             ]
         for folder in folders:
             if folder.is_dir():
@@ -701,7 +701,8 @@ def _applies(when: str, ok: bool) -> bool:
     return when == "always" or (when == "on_success") == ok
 
 
-def _checks_out(steps: tuple[object, ...]) -> bool:
+def checks_out(steps: tuple[object, ...]) -> bool:
+    """Whether a job's steps check out (its workspace then starts as a copy of the project)."""
     return any(
         isinstance(s, CheckoutStep)
         or (isinstance(s, UsesStep) and s.uses.split("@", 1)[0] == "actions/checkout")

@@ -31,6 +31,14 @@ from .event import SimulatedEvent, job_skip_reason, trigger_reason
 from .scheduler import Instance
 
 
+def label(name: str, matrix: Mapping[str, Scalar] | None) -> str:
+    """A job instance as a person reads it: ``unit (python=3.12, os=linux)``, or ``unit``."""
+    if not matrix:
+        return name
+    values = ", ".join(f"{k}={scalar_text(v)}" for k, v in matrix.items())
+    return f"{name} ({values})"
+
+
 @dataclass(frozen=True)
 class JobInstance:
     """One job, or one matrix leg of it, as the runner executes it."""
@@ -48,10 +56,7 @@ class JobInstance:
     @property
     def label(self) -> str:
         """The name a person reads: ``unit (python=3.12, os=linux)``."""
-        if self.matrix is None:
-            return self.name
-        values = ", ".join(f"{k}={scalar_text(v)}" for k, v in self.matrix.items())
-        return f"{self.name} ({values})"
+        return label(self.name, self.matrix)
 
     def scheduled(self) -> Instance:
         when = self.resolved.job.when

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .plan import JobInstance, RunPlan
+from .plan import JobInstance, RunPlan, label
 from .runner import RunObserver
 
 _MARKS = {"success": "ok", "failed": "FAILED", "skipped": "skipped", "cancelled": "cancelled"}
@@ -168,13 +168,4 @@ def format_plan(result: dict[str, Any]) -> str:
 
 
 def _label(entry: dict[str, Any]) -> str:
-    if entry["matrix"] is None:
-        return str(entry["name"])
-    values = ", ".join(f"{k}={_text(v)}" for k, v in entry["matrix"].items())
-    return f"{entry['name']} ({values})"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return label(entry["name"], entry["matrix"])

@@ -44,7 +44,7 @@ from ..model.pipeline import Pipeline
 from ..store import NewJob, NewRun, RunFilter, Store
 from . import scheduler as sched
 from .event import SimulatedEvent, simulate
-from .executor import JobExecutor, RunContext, caller_environment
+from .executor import JobExecutor, RunContext, caller_environment, checks_out
 from .git import git_output
 from .masking import SecretMasker
 from .plan import JobInstance, RunPlan, build_plan
@@ -250,7 +250,7 @@ def _execute(
         return _result(
             plan, "skipped", run_id, run_dir, entries, time.monotonic() - began, [], {}, reasons
         )
-    needs_source = any(_checks_out(i) for i in plan.instances)
+    needs_source = any(checks_out(i.resolved.job.steps) for i in plan.instances)
     snapshot = Snapshot.take(project, run_dir / "source") if needs_source else None
     cancel = threading.Event()
     ctx = RunContext(
@@ -405,12 +405,6 @@ def _readable(reason: str | None, instances: Mapping[str, JobInstance]) -> str |
     )
 
 
-def _checks_out(inst: JobInstance) -> bool:
-    from .executor import _checks_out as checks
-
-    return checks(inst.resolved.job.steps)
-
-
 def _record_unstarted(store: Store, run_id: int, inst: JobInstance, status: str) -> None:
     job = store.start_job(
         NewJob(
@@ -459,12 +453,13 @@ def _result(
     completed = 0
     for stage in plan.pipeline.stages:
         names = {j.name for j in stage.jobs}
-        mine = [e for e in jobs if e["name"] in names]
+        mine = [(i, e) for i, e in zip(plan.instances, jobs, strict=True) if i.name in names]
         if mine and all(
             e["status"] == "success"
             or (e["status"] == "failed" and e["allowed_failure"])
-            or (e["status"] == "skipped" and e.get("reason") and "when." in e["reason"])
-            for e in mine
+            # left out by its own when filters (not by the triggers): nothing to complete
+            or (e["status"] == "skipped" and i.excluded is not None and not plan.not_triggered)
+            for i, e in mine
         ):
             completed += 1
     counts: dict[str, int] = {}
@@ -507,17 +502,13 @@ def _dry_run_result(plan: RunPlan, elapsed: float) -> dict[str, Any]:
             reasons[inst.id] = order.reasons[inst.id]
     result = _result(plan, "planned", None, None, entries, elapsed, [], {"dry_run": True}, reasons)
     if order is not None:
+        # ``_result`` lists the jobs in plan order; a dry run lists them in start order.
         position = {iid: n for n, iid in enumerate(order.order)}
-        result["jobs"].sort(key=lambda e: position.get(_id_of(plan, e), len(position)))
+        paired = zip(plan.instances, result["jobs"], strict=True)
+        ranked = sorted(paired, key=lambda pair: position.get(pair[0].id, len(position)))
+        result["jobs"] = [entry for _inst, entry in ranked]
         result["reports"]["order"] = [plan.by_id()[iid].label for iid in order.order]
     return result
-
-
-def _id_of(plan: RunPlan, entry: dict[str, Any]) -> str:
-    for inst in plan.instances:
-        if inst.name == entry["name"] and inst.matrix == entry["matrix"]:
-            return inst.id
-    return ""
 
 
 def _event_report(event: SimulatedEvent) -> dict[str, Any]:
