@@ -24,6 +24,7 @@ from .errors import (
     RateLimitError,
     ReportGenerationError,
     RollbackError,
+    UsageError,
 )
 from .execution import run_pipeline
 from .model.diagnostics import Diagnostic
@@ -62,6 +63,7 @@ __all__ = [
     "ReportGenerationError",
     "RollbackError",
     "Stage",
+    "UsageError",
     "create_pipeline",
     "generate_pipeline_reports",
     "handle_rollback",

@@ -7,10 +7,12 @@ that goes wrong while doing work is a ``CICDError``::
     Exception
     ├── ValueError
     │   ├── PipelineValidationError     (also a CICDError)
-    │   └── PipelineImportError         (also a CICDError)
+    │   ├── PipelineImportError         (also a CICDError)
+    │   └── UsageError                  (also a CICDError)
     └── CICDError
         ├── PipelineValidationError
         ├── PipelineImportError
+        ├── UsageError
         ├── PipelineExecutionError
         ├── DeploymentError
         ├── RollbackError
@@ -23,8 +25,9 @@ that goes wrong while doing work is a ``CICDError``::
             └── SyncConflictError
 
 The command line turns a ``PipelineValidationError`` into its diagnostic lines and exit
-code 2, a ``PipelineImportError`` into its line and exit code 2, any other ``CICDError``
-into one line and exit code 1.
+code 2, a ``PipelineImportError`` or a ``UsageError`` into its line and exit code 2, any other
+``CICDError`` into one line and exit code 1. Any other exception is a bug of this package, not
+of its input: one ``internal error`` line and exit code 3.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class PipelineValidationError(CICDError, ValueError):
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
         super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class UsageError(CICDError, ValueError):
+    """Raised where input from the user (a flag, a file, a keyword, a value) is wrong; one line."""
 
 
 class PipelineExecutionError(CICDError):

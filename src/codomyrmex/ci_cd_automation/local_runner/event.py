@@ -80,6 +80,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
+from ..errors import UsageError
 from ..model.pipeline import Event, Pipeline, PipelineConfig, When
 from .git import git_output
 
@@ -140,13 +141,13 @@ class SimulatedEvent:
     def __post_init__(self) -> None:
         _check_shape(self.event, self.branch, self.tag, self.base)
         if self.event == "push" and self.branch is None and self.tag is None:
-            raise ValueError("a push needs a branch or a tag")
+            raise UsageError("a push needs a branch or a tag")
         if self.event != "push" and self.branch is None:
-            raise ValueError(f'event "{self.event}" needs a branch')
+            raise UsageError(f'event "{self.event}" needs a branch')
         if self.event == "pull_request" and self.base is None:
-            raise ValueError('event "pull_request" needs a base branch')
+            raise UsageError('event "pull_request" needs a base branch')
         if not _SHA.fullmatch(self.sha):
-            raise ValueError(f'invalid commit "{self.sha}": expected 40 lowercase hex digits')
+            raise UsageError(f'invalid commit "{self.sha}": expected 40 lowercase hex digits')
 
     @property
     def ref(self) -> str:
@@ -205,17 +206,17 @@ def simulate(
         project_dir: where to read git from; default the current directory.
 
     Raises:
-        ValueError: an unknown event, a combination that no event has (a tag with a pull
+        UsageError: an unknown event, a combination that no event has (a tag with a pull
             request, a base with a push, a branch and a tag), an invalid name, or a
             ``project_dir`` that is not a folder. The message is one line.
     """
     kind = _event_kind(event)
     if event == "tag" and tag is None:
-        raise ValueError('event "tag" needs a tag name')
+        raise UsageError('event "tag" needs a tag name')
     _check_shape(kind, branch, tag, base)
     where = Path.cwd() if project_dir is None else project_dir
     if not where.is_dir():
-        raise ValueError(f'project folder "{where}" does not exist')
+        raise UsageError(f'project folder "{where}" does not exist')
     git = _Git(where)
     sha = git.head() if git.is_work_tree() else None
     if tag is None and branch is None:
@@ -235,7 +236,7 @@ def _event_kind(event: str) -> Event:
     choices = (*EVENTS, "tag")
     close = difflib.get_close_matches(event, choices, n=1)
     hint = f'; did you mean "{close[0]}"?' if close else ""
-    raise ValueError(
+    raise UsageError(
         f'unknown event "{event}": use push, pull_request, schedule, manual or tag{hint}'
     )
 
@@ -243,20 +244,20 @@ def _event_kind(event: str) -> Event:
 def _check_shape(event: str, branch: str | None, tag: str | None, base: str | None) -> None:
     """Which names an event can have, and that each name is a valid git ref name."""
     if event not in EVENTS:
-        raise ValueError(f'unknown event "{event}": use {", ".join(EVENTS)}')
+        raise UsageError(f'unknown event "{event}": use {", ".join(EVENTS)}')
     for kind, name in (("branch", branch), ("tag", tag), ("base branch", base)):
         if name is not None:
             problem = _ref_name_problem(name)
             if problem:
-                raise ValueError(f'invalid {kind} name "{name}": {problem}')
+                raise UsageError(f'invalid {kind} name "{name}": {problem}')
     if tag is not None and event != "push":
-        raise ValueError(f'event "{event}" cannot have a tag: only a push (event push or tag) can')
+        raise UsageError(f'event "{event}" cannot have a tag: only a push (event push or tag) can')
     if tag is not None and branch is not None:
-        raise ValueError(
+        raise UsageError(
             f'a push is of a branch or of a tag, not both (branch "{branch}", tag "{tag}")'
         )
     if base is not None and event != "pull_request":
-        raise ValueError(f'event "{event}" has no base branch; only a pull_request has one')
+        raise UsageError(f'event "{event}" has no base branch; only a pull_request has one')
 
 
 def _ref_name_problem(name: str) -> str | None:
