@@ -8,7 +8,7 @@ import pytest
 
 from codomyrmex.ci_cd_automation import load_pipeline, render
 from codomyrmex.ci_cd_automation.cli import main
-from tests import judges
+from testing import judges
 
 EXAMPLES = sorted(
     Path(__file__).resolve().parent.parent.joinpath("examples").glob("*/pipeline.yaml")

@@ -20,7 +20,7 @@ expected pipeline ``status`` and the outcome of every job instance::
 
 Every scenario is checked three times, once per tool: the local runner (``run_pipeline`` on
 a git snapshot of the case folder), gitlab-ci-local on the generated ``.gitlab-ci.yml`` and
-act on the generated workflow (both through ``tests/judges.py``, in scratch git repos, with
+act on the generated workflow (both through ``testing/judges.py``, in scratch git repos, with
 the event simulated by ``judges.gitlab_ci_local_event_args`` / ``judges.act_event``).
 Outcomes are compared at the finest grain each tool gives: the runner and gitlab-ci-local
 per matrix leg (gitlab-ci-local names a leg ``unit: [3.12, sqlite]``; legs are matched by
@@ -60,8 +60,7 @@ import yaml
 from codomyrmex.ci_cd_automation import load_pipeline, render, run_pipeline
 from codomyrmex.ci_cd_automation.model.matrix import expand_matrix
 from codomyrmex.ci_cd_automation.model.pipeline import UsesStep
-
-from ..judges import (
+from testing.judges import (
     RunResult,
     act_event,
     git_snapshot,

@@ -36,7 +36,7 @@ from ruamel.yaml import YAML
 from codomyrmex.ci_cd_automation.model.loader import pipeline_from_data
 from codomyrmex.ci_cd_automation.translators import Rendering, render
 from codomyrmex.ci_cd_automation.translators.github_import import import_github
-from tests.judges import (
+from testing.judges import (
     Finding,
     findings_actionlint,
     findings_github_schema,

@@ -328,7 +328,7 @@ def test_regenerated_corpus_files_pass_the_gitlab_schema(tmp_path: Path) -> None
     """Import, then generate GitLab again: the escape hatches keep the file schema-valid."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..judges import check_gitlab_schema
+    from testing.judges import check_gitlab_schema
 
     written = []
     for path in _corpus_files():

@@ -21,7 +21,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from codomyrmex.ci_cd_automation import load_pipeline, render
-from tests.judges import (
+from testing.judges import (
     check_actionlint,
     check_github_schema,
     check_gitlab_ci_local_list,

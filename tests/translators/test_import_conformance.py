@@ -22,8 +22,7 @@ import pytest
 from codomyrmex.ci_cd_automation.model.loader import pipeline_from_data
 from codomyrmex.ci_cd_automation.translators import render
 from codomyrmex.ci_cd_automation.translators.gitlab_import import import_gitlab
-
-from ..judges import RunResult, run_gitlab_ci_local
+from testing.judges import RunResult, run_gitlab_ci_local
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "import-conformance"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / ".gitlab-ci.yml").is_file())

@@ -20,7 +20,7 @@ from codomyrmex.ci_cd_automation.translators.shell import (
     script_var,
     unpack_artifacts,
 )
-from tests.judges import check_shellcheck
+from testing.judges import check_shellcheck
 
 RETRY = retry_loop(3, 'bash -eo pipefail -c "$CICD_SCRIPT"')
 PACK = pack_artifacts(
