@@ -44,8 +44,7 @@ from testing.judges import (
     findings_gitlab_schema,
     findings_zizmor,
 )
-
-from .roundtrip import CORPUS, corpus_repo_trees, import_corpus
+from testing.roundtrip import CORPUS, corpus_repo_trees, import_corpus
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
 

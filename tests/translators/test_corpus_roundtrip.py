@@ -1,5 +1,5 @@
 """Same-provider round trips (issue 3): import a native file, generate it again for the same
-provider, and compare both with the normalising checker in ``roundtrip.py``.
+provider, and compare both with the normalising checker in ``testing/roundtrip``.
 
 Two kinds of tests:
 
@@ -25,8 +25,7 @@ from codomyrmex.ci_cd_automation.model.loader import pipeline_from_data
 from codomyrmex.ci_cd_automation.translators import render
 from codomyrmex.ci_cd_automation.translators.github_import import import_github
 from codomyrmex.ci_cd_automation.translators.gitlab_import import import_gitlab
-
-from .roundtrip import (
+from testing.roundtrip import (
     CORPUS,
     CorpusImport,
     Difference,

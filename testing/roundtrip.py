@@ -1259,7 +1259,7 @@ def check_github(
 # --- the corpus ----------------------------------------------------------------------------
 
 # The shared corpus sits beside the checkout (../shared/corpus), in CI as on a laptop.
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 GITHUB_DIRS = ("github", "schemastore/github-workflow/valid")
 GITLAB_DIRS = ("gitlab", "schemastore/gitlab-ci/valid", "gitlab-schema-tests/valid")
 
