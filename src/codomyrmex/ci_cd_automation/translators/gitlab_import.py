@@ -1,63 +1,21 @@
-"""Reading native ``.gitlab-ci.yml`` files into the neutral pipeline model (issue 3).
+"""A resolved GitLab CI document -> neutral pipeline file data, with notes.
 
-The reverse of ``translators.gitlab``. ``import_gitlab`` returns plain data in the neutral
-pipeline *file* shape (``name``, ``config``, ``stages[].jobs[]``) plus notes: one
-``(path, message, rule)`` for every construct that was kept in an escape hatch or dropped.
-
-The work happens in passes over plain data, in GitLab's own order (gitlab-ci-local is the
-reference for the semantics):
-
-1. YAML: ruamel round-trip, so anchors, aliases and ``<<`` merge keys are resolved by the
-   parser; ``!reference [a, b]`` (refused by ``model.loader``) becomes a ``_Reference``.
-2. ``include``: local files (``local:``, a plain string, a list, globs) are read relative to
-   ``base_dir`` and merged *under* the including file (its keys win, hashes deep-merge).
-   Remote, project, template and component includes cannot be read offline: they are kept in
-   ``config.gitlab.include`` with a note.
-3. ``extends`` (multi-level, several parents, cycles refused) with GitLab's deep merge:
-   hashes merge, arrays and scalars replace. Then ``!reference`` tags are resolved against the
-   extended document and nested script lists are flattened.
-4. ``default:`` and the legacy global keywords are inherited by every job that does not set
-   the key (``inherit:default`` honoured); hidden jobs (``.name``) are templates only.
-5. Each job maps to a neutral job. What has a neutral form is translated; what has none is
-   kept verbatim in the job's ``gitlab:`` escape hatch (or ``config.gitlab``) with a note.
-   Nothing is silently dropped.
+The last pass of the GitLab importer (``gitlab_resolve`` reads the YAML and resolves includes,
+``extends`` and ``!reference``; ``gitlab_rules`` folds ``rules``). ``import_gitlab`` returns
+plain data in the neutral pipeline file shape plus one note for every construct that was kept
+in an escape hatch or changed; ``_Importer.build`` lists its steps in the order they run.
 
 Invariants:
 
-* Stage order: a job without ``needs`` waits for every job of every earlier stage. When no
-  job of a stage lists ``needs``, that is the stage's ``dependencies`` (all earlier non-empty
-  stages); otherwise the jobs without ``needs`` list those jobs as job ``needs``.
-* ``before_script`` and ``script`` become *one* run step: GitLab runs them in one shell, so a
-  ``cd`` or ``export`` on one line holds for the next; one step per line would break that.
-  ``after_script`` runs even when the script failed and has no neutral form: escape hatch.
-* Names that are not valid neutral names (``build:linux``, ``test 1``) are renamed
-  deterministically (invalid characters become ``_``, a suffix ``_2``... on clashes) with a
-  note; every ``needs`` follows the rename.
-* The result is validated with ``pipeline_from_data``; a file that cannot become a valid
-  pipeline raises ``GitLabImportError`` (a ``ValueError``) with a one-line message naming the
-  file and the reason. No other exception escapes for any input text.
-
-* Conditions fold only when exact (see "rules:if expressions and exact folding" below):
-  ``workflow:rules`` become ``config.triggers``, a job's ``rules`` (or its legacy
-  ``only``/``except``, read as the equivalent rules) one neutral ``when``; otherwise they
-  stay verbatim in the escape hatch, so same-provider output is unchanged.
-* Notes carry native paths: the first element is the top-level key as written (a job name,
-  ``variables``, ``workflow``, ``include``...), so positions can be looked up in the file.
-* Duplicate keys: the last one wins, as in GitLab's YAML parser (a note says where).
-
-* ``artifacts:reports:dotenv`` becomes job ``outputs`` when the script's writes to the file
-  are plain ``KEY=`` lines (see ``dotenv_outputs``); the jobs that receive the artifacts get
-  the keys in their env. Otherwise the report stays in the escape hatch.
-* A file without ``workflow:rules`` runs for every pipeline source: kept for GitLab as
-  ``workflow:rules [when: always]`` (merge requests excluded when no job asks for them), with
-  push and manual as the neutral triggers. Jobs GitLab clones for get a checkout step.
-* ``$CI_COMMIT_SHA``, ``$CI_PIPELINE_ID`` and ``$CI_PROJECT_DIR`` in scripts become the
-  neutral ``$CICD_*`` facts; other predefined variables are noted (empty elsewhere).
-
-Limits (each noted on import): when workflow:rules fold into neutral triggers, a job's
-``when`` is checked only on the pipelines those triggers start; ``needs:artifacts: false``
-and ``optional`` are dropped; a later-stage job that GitLab runs although an earlier job was
-left out by rules is, in the model, skipped with it, so it gets that job's conditions.
+* Nothing is dropped silently: what has no neutral form is kept verbatim in the job's
+  ``gitlab:`` escape hatch (or ``config.gitlab``) with a note, so same-provider output keeps it.
+* Stage order: a job without ``needs`` waits for every job of every earlier stage (the
+  stage's ``dependencies`` when no job of the stage lists ``needs``, else job ``needs``).
+* ``before_script`` and ``script`` become one run step: GitLab runs them in one shell.
+* Invalid neutral names are renamed deterministically, with a note; every ``needs`` follows.
+* The result is validated; a file that cannot become a valid pipeline raises
+  ``GitLabImportError`` with one line naming the file. No other exception escapes.
+* Notes carry native paths whose first element is the top-level key as written.
 """
 
 from __future__ import annotations
@@ -65,16 +23,11 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-from ..model.loader import plain_scalar
 from ..model.pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
     IDENT_PATTERN,
@@ -82,15 +35,10 @@ from ..model.pipeline import (
     RESERVED_VARIABLE_PREFIXES,
     Pipeline,
 )
-from .gitlab import PRELUDE, RETRY_WHEN, glob_regex
-from .merge import deep_merge
+from .gitlab import PRELUDE, RETRY_WHEN
+from .gitlab_resolve import GitLabImportError, Note, Resolver
+from .gitlab_rules import RuleFolder, try_rules
 from .shell import rewrite_unquoted
-
-Note = tuple[tuple[Any, ...], str, str]
-
-MAX_INCLUDE_DEPTH = 100  # GitLab's limit on nested includes ("include", limits)
-MAX_EXTENDS_DEPTH = 11  # GitLab: "up to eleven levels of inheritance"
-MAX_REFERENCE_DEPTH = 10  # GitLab: "!reference ... up to ten levels of nesting"
 
 # Top-level keys GitLab reads as keywords, never as jobs (CI/CD YAML syntax reference).
 GLOBAL_KEYS = frozenset(
@@ -103,13 +51,6 @@ DEFAULT_KEYS = frozenset(
     | {"interruptible", "retry", "services", "tags", "timeout"}
 )
 DEFAULT_STAGES = ["build", "test", "deploy"]
-EVENTS = {
-    "push": "push",
-    "merge_request_event": "pull_request",
-    "schedule": "schedule",
-    "web": "manual",
-    "api": "manual",
-}
 RETRY_REASONS = {w: k for k, ws in RETRY_WHEN.items() for w in ws}
 _DURATION_WORDS = {
     "s": 1, "sec": 1, "second": 1, "seconds": 1,
@@ -120,22 +61,6 @@ _DURATION_WORDS = {
 }  # fmt: skip
 
 
-class GitLabImportError(ValueError):
-    """Raised when a GitLab CI file cannot be read into a valid neutral pipeline."""
-
-    def __init__(self, file: str, reason: str) -> None:
-        self.file = file
-        self.reason = " ".join(reason.split())
-        super().__init__(f"{file}: {self.reason}")
-
-
-@dataclass(frozen=True)
-class _Reference:
-    """An unresolved ``!reference [job, key, ...]``."""
-
-    path: tuple[str, ...]
-
-
 @dataclass
 class ImportResult:
     """The neutral pipeline file data and the notes on what did not carry over exactly."""
@@ -144,115 +69,6 @@ class ImportResult:
     notes: list[Note] = field(default_factory=list)
     tree: Any = None  # ruamel's round-trip tree of the main file (line/column of nodes)
     pipeline: Pipeline | None = None  # the validated model of ``data``
-
-
-# --- reading YAML ---------------------------------------------------------------------
-
-
-def _parse(
-    text: str, file: str, notes: list[Note] | None = None, trees: list[Any] | None = None
-) -> Any:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
-    try:
-        nodes = list(yaml.compose_all(text))
-        for node in nodes:
-            _last_key_wins(node, file, notes if notes is not None else [], set())
-        docs = [yaml.constructor.construct_document(node) for node in nodes]
-        if trees is not None and docs:
-            trees.append(docs[-1])
-    except YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise GitLabImportError(file, f"invalid YAML: {problem}{where}") from None
-    except RecursionError:
-        raise GitLabImportError(file, "YAML nesting is too deep") from None
-    if len(docs) == 2 and isinstance(docs[0], dict) and set(docs[0]) == {"spec"}:
-        # A `spec:` header document, then the configuration (GitLab "spec:inputs").
-        body = _plain(docs[1], file, 0)
-        if isinstance(body, dict):
-            body["spec"] = _plain(docs[0]["spec"], file, 0)
-        return body
-    if len(docs) > 1:
-        raise GitLabImportError(file, f"expected one YAML document, found {len(docs)}")
-    return _plain(docs[0], file, 0) if docs else None
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _last_key_wins(node: Any, file: str, notes: list[Note], seen: set[int]) -> None:
-    """Read duplicate keys as GitLab's YAML parser (Ruby Psych) does: the last one wins.
-
-    ruamel keeps the first and refuses a second ``<<`` merge key outright. Several ``<<``
-    keys become one ``<<: [later, ..., earlier]`` list, so later merges win as in Psych.
-    """
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if isinstance(node, MappingNode):
-        merges = [(k, v) for k, v in node.value if k.tag == _MERGE_TAG]
-        if len(merges) > 1:
-            values: list[Any] = []
-            for _, value in reversed(merges):
-                values.extend(value.value if isinstance(value, SequenceNode) else [value])
-            key, first = merges[0]
-            merged = SequenceNode(
-                "tag:yaml.org,2002:seq",
-                values,
-                start_mark=first.start_mark,
-                end_mark=first.end_mark,
-                flow_style=True,
-            )
-            others = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
-            node.value = [(key, merged), *others]
-            notes.append(
-                ((), f"line {key.start_mark.line + 1}: several << merge keys", "duplicate-key")
-            )
-        plain = [
-            (i, k.value)
-            for i, (k, _) in enumerate(node.value)
-            if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG
-        ]
-        last = {key: i for i, key in plain}
-        if len(last) < len(plain):
-            kept = []
-            for i, (k, v) in enumerate(node.value):
-                if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG and last[k.value] != i:
-                    notes.append(
-                        (
-                            (str(k.value),),
-                            f'line {k.start_mark.line + 1}: duplicate key "{k.value}"; '
-                            "the last one wins, as in GitLab",
-                            "duplicate-key",
-                        )
-                    )
-                    continue
-                kept.append((k, v))
-            node.value = kept
-        for _, value in node.value:
-            _last_key_wins(value, file, notes, seen)
-    elif isinstance(node, SequenceNode):
-        for value in node.value:
-            _last_key_wins(value, file, notes, seen)
-
-
-def _plain(node: Any, file: str, depth: int) -> Any:
-    """ruamel's round-trip tree as plain data; ``!reference`` sequences become references."""
-    if depth > 200:
-        raise GitLabImportError(file, "YAML nesting is too deep")
-    tag = getattr(getattr(node, "tag", None), "value", None)
-    if isinstance(node, list) and tag == "!reference":
-        if not all(isinstance(p, str) for p in node) or not node:
-            raise GitLabImportError(file, "!reference needs a list of key names")
-        return _Reference(tuple(str(p) for p in node))
-    if isinstance(node, dict):
-        return {str(k): _plain(v, file, depth + 1) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v, file, depth + 1) for v in node]
-    value = plain_scalar(node)
-    return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
 # --- the importer ---------------------------------------------------------------------
@@ -266,19 +82,16 @@ class _Importer:
         include_resolver: Callable[[str], str | None] | None = None,
     ) -> None:
         self.file = name
-        self.base_dir = base_dir
-        self.include_resolver = include_resolver
         self.notes: list[Note] = []
         self.hatch: dict[str, Any] = {}
-        self.missing_parents: dict[str, list[str]] = {}
+        self.resolver = Resolver(name, base_dir, include_resolver, self.notes, self.hatch)
+        self.missing_parents = self.resolver.missing_parents
+        self.trees = self.resolver.trees  # the main file's round-trip tree, for positions
+        self.rules = RuleFolder()
         self._job_hatch: dict[str, Any] = {}
-        self.space: dict[str, Any] | None = None  # folded triggers
-        self.config_variables: set[str] = set()
         self.global_variables: dict[str, Any] = {}
-        self.trees: list[Any] = []  # the main file's round-trip tree, for positions
         self.dotenv: dict[str, list[str]] = {}  # neutral producer job -> its dotenv keys
         self.doc_jobs: set[str] = set()
-        self.workflow_rules: list[_Rule] | None = None  # workflow kept, but readable
 
     def note(self, path: tuple[Any, ...], message: str, rule: str) -> None:
         self.notes.append((path, message, rule))
@@ -286,166 +99,39 @@ class _Importer:
     def fail(self, reason: str) -> GitLabImportError:
         return GitLabImportError(self.file, reason)
 
-    # includes ---------------------------------------------------------------------
-
-    def includes(self, doc: dict[str, Any], depth: int, seen: tuple[str, ...]) -> dict[str, Any]:
-        spec = doc.pop("include", None)
-        if spec is None:
-            return doc
-        if depth > MAX_INCLUDE_DEPTH:
-            raise self.fail(f"includes nest deeper than {MAX_INCLUDE_DEPTH} levels")
-        entries = spec if isinstance(spec, list) else [spec]
-        merged: dict[str, Any] = {}
-        for index, entry in enumerate(entries):
-            where = ("include", index) if isinstance(spec, list) else ("include",)
-            local = None
-            if isinstance(entry, str) and "://" not in entry:
-                local = entry
-            elif isinstance(entry, dict) and set(entry) <= {"local", "rules", "inputs"}:
-                local = entry.get("local")
-                if "rules" in entry or "inputs" in entry:
-                    self.note(where, "include rules and inputs are ignored", "include")
-            if isinstance(local, str) and self.include_resolver is not None:
-                sub_text = None if _is_glob(local) else self.include_resolver(local.lstrip("/"))
-                if sub_text is not None:
-                    key = local.lstrip("/")
-                    if key in seen:
-                        raise self.fail(f'include cycle through "{local}"')
-                    merged = deep_merge(merged, self._included(sub_text, key, local, depth, seen))
-                    continue
-                self.note(where, f'include "{local}" kept as is: not found', "include-unresolved")
-                self.hatch.setdefault("include", []).append(entry)
-                continue
-            if not isinstance(local, str) or self.base_dir is None:
-                why = (
-                    "no base folder was given to resolve it"
-                    if isinstance(local, str)
-                    else "remote, project, template and component includes cannot be read offline"
-                )
-                self.note(where, f"include kept as is: {why}", "include-unresolved")
-                self.hatch.setdefault("include", []).append(entry)
-                continue
-            for path in self._local_paths(local):
-                key = str(path)
-                if key in seen:
-                    raise self.fail(f'include cycle through "{local}"')
-                try:
-                    text = path.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise self.fail(f'cannot read include "{local}": {exc}') from None
-                merged = deep_merge(merged, self._included(text, key, local, depth, seen))
-        # The including file's own keys win over what it includes (GitLab "include").
-        return dict(deep_merge(merged, doc))
-
-    def _included(
-        self, text: str, key: str, local: str, depth: int, seen: tuple[str, ...]
-    ) -> dict[str, Any]:
-        sub = _parse(text, key, self.notes)
-        if sub is None:
-            return {}
-        if not isinstance(sub, dict):
-            raise self.fail(f'include "{local}" is not a mapping')
-        return self.includes(sub, depth + 1, (*seen, key))
-
-    def _local_paths(self, local: str) -> list[Path]:
-        assert self.base_dir is not None
-        rel = local.lstrip("/")
-        if _is_glob(rel):
-            found = sorted(p for p in self.base_dir.glob(rel) if p.is_file())
-            if not found:
-                raise self.fail(f'include "{local}" matches no file')
-            return found
-        path = self.base_dir / rel
-        if not path.is_file():
-            raise self.fail(f'included file "{local}" does not exist')
-        return [path]
-
-    # extends and references ----------------------------------------------------------
-
-    def extend(self, doc: dict[str, Any]) -> dict[str, Any]:
-        done: dict[str, Any] = {}
-
-        def resolve(name: str, chain: tuple[str, ...]) -> Any:
-            if name in done:
-                return done[name]
-            if name in chain:
-                raise self.fail(f"extends cycle: {' -> '.join((*chain, name))}")
-            if len(chain) > MAX_EXTENDS_DEPTH:
-                raise self.fail(f'extends of "{chain[0]}" nest deeper than {MAX_EXTENDS_DEPTH}')
-            job = doc.get(name)
-            if not isinstance(job, dict) or "extends" not in job:
-                done[name] = job
-                return job
-            parents = job["extends"]
-            parents = parents if isinstance(parents, list) else [parents]
-            base: dict[str, Any] = {}
-            for parent in parents:
-                if isinstance(parent, str) and parent not in doc and "include" in self.hatch:
-                    # The parent is probably in an include that cannot be read offline:
-                    # GitLab will merge it in, so `extends` stays in the escape hatch.
-                    self.missing_parents.setdefault(name, []).append(parent)
-                    continue
-                if not isinstance(parent, str) or parent not in doc:
-                    raise self.fail(f'job "{name}" extends unknown job "{parent}"')
-                resolved = resolve(parent, (*chain, name))
-                if not isinstance(resolved, dict):
-                    raise self.fail(f'job "{name}" extends "{parent}", which is not a mapping')
-                base = deep_merge(base, resolved)
-            own = {k: v for k, v in job.items() if k != "extends"}
-            done[name] = deep_merge(base, own)
-            return done[name]
-
-        return {k: resolve(k, ()) if isinstance(v, dict) else v for k, v in doc.items()}
-
-    def references(self, node: Any, doc: dict[str, Any], depth: int = 0) -> Any:
-        if isinstance(node, _Reference):
-            if depth > MAX_REFERENCE_DEPTH:
-                raise self.fail(f"!reference nests deeper than {MAX_REFERENCE_DEPTH} levels")
-            target: Any = doc
-            for part in node.path:
-                if not isinstance(target, dict) or part not in target:
-                    if "include" in self.hatch and node.path[0] not in doc:
-                        # Probably defined in an include that cannot be read offline.
-                        self.note(
-                            (node.path[0],),
-                            f"!reference [{', '.join(node.path)}] names nothing that was read "
-                            "(in an unread include?); left out",
-                            "reference-unresolved",
-                        )
-                        return []
-                    raise self.fail(f"!reference [{', '.join(node.path)}] names nothing")
-                target = target[part]
-            return self.references(copy.deepcopy(target), doc, depth + 1)
-        if isinstance(node, dict):
-            return {k: self.references(v, doc, depth) for k, v in node.items()}
-        if isinstance(node, list):
-            # A reference to a list inside a list (`rules: [!reference [.r, rules], ...]`)
-            # is spliced in: GitLab flattens such nested arrays (docs: "!reference tags").
-            out: list[Any] = []
-            for item in node:
-                value = self.references(item, doc, depth)
-                if isinstance(item, _Reference) and isinstance(value, list):
-                    out.extend(value)
-                else:
-                    out.append(value)
-            return out
-        return node
-
-    # the whole file ------------------------------------------------------------------
-
     def run(self, text: str) -> dict[str, Any]:
-        doc = _parse(text, self.file, self.notes, self.trees)
-        if doc is None:
-            raise self.fail("the file is empty")
-        if not isinstance(doc, dict):
-            raise self.fail("a GitLab CI file is a mapping of keywords and jobs")
-        doc = self.includes(doc, 0, ())
-        doc = self.extend(doc)
-        doc = self.references(doc, doc)
-        return self.build(doc)
+        return self.build(self.resolver.resolve(text))
 
     def build(self, doc: dict[str, Any]) -> dict[str, Any]:
-        config: dict[str, Any] = {}
+        """The neutral pipeline file data of a resolved document.
+
+        The steps run in this order; each reads what the earlier ones left on ``self``.
+        """
+        self.doc = doc
+        self.config: dict[str, Any] = {}
+        for step in (
+            self.read_defaults,
+            self.read_variables,
+            self.read_workflow,
+            self.read_spec,
+            self.sort_jobs_into_stages,
+            self.map_jobs,
+            self.keep_matrix_variables_native,
+            self.verbatim_jobs_follow,
+            self.consume_dotenv,
+            self.note_conditional_upstream,
+        ):
+            step()
+        if self.hatch:
+            self.config["gitlab"] = self.hatch
+        data: dict[str, Any] = {"name": self.pipeline_name(), "stages": self.stages}
+        if self.config:
+            data["config"] = self.config
+        return data
+
+    def read_defaults(self) -> None:
+        """``default:`` and the legacy global keywords, which every job inherits."""
+        doc = self.doc
         default = doc.get("default") or {}
         if not isinstance(default, dict):
             raise self.fail("default: must be a mapping")
@@ -459,19 +145,33 @@ class _Importer:
         for key in set(default) - DEFAULT_KEYS:
             self.note(("default", key), f'unknown default keyword "{key}" ignored', "unknown")
             del default[key]
-        variables = self.variables(doc.get("variables"), ("variables",))
+        self.default: dict[str, Any] = default
+
+    def read_variables(self) -> None:
+        """Global ``variables:`` as pipeline variables (what has options stays native)."""
+        variables = self.variables(self.doc.get("variables"), ("variables",))
         for key in ("CICD_PIPELINE", "CICD_SHA", "CICD_RUN_ID", "CICD_WORKSPACE"):
             variables.pop(key, None)  # set by our generator, not user content
         if variables:
-            config["variables"] = variables
-        self.config_variables = set(variables)
+            self.config["variables"] = variables
+        self.rules.config_variables = set(variables)
         self.global_variables = dict(variables)
-        workflow = doc.get("workflow")
+
+    def read_workflow(self) -> None:
+        """``workflow:rules`` as neutral triggers when they fold exactly, else kept native."""
+        workflow = self.doc.get("workflow")
         if isinstance(workflow, dict) and "rules" in workflow:
-            triggers = self.workflow({"rules": workflow["rules"]})
+            triggers = self.rules.fold_workflow({"rules": workflow["rules"]})
+            if triggers is not None and self.rules.exotic_sources:
+                self.note(
+                    ("workflow", "rules"),
+                    "pipelines started by triggers, other pipelines or chat have no neutral "
+                    "trigger; they do not run",
+                    "workflow-sources",
+                )
             rest = {k: v for k, v in workflow.items() if k != "rules"}
             if triggers is not None:
-                config["triggers"] = triggers
+                self.config["triggers"] = triggers
             else:
                 rest = dict(workflow)
                 self.note(
@@ -492,15 +192,15 @@ class _Importer:
             # schedules, web, API, triggers); `when: always` says the same to GitLab, and
             # the neutral triggers keep what other providers can express.
             rules: list[dict[str, Any]] = [{"when": "always"}]
-            if not _mentions_merge_requests(doc):
+            if not _mentions_merge_requests(self.doc):
                 # ...and for merge requests only when a job asks for them (rules or only).
                 # When none does, saying so keeps plain jobs free of a default-only rule.
                 rules.insert(
                     0, {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
                 )
             self.hatch["workflow"] = {"rules": rules}
-            self.workflow_rules = _try_rules(rules)
-            config["triggers"] = {"push": {}, "manual": {}}
+            self.rules.workflow_rules = try_rules(rules)
+            self.config["triggers"] = {"push": {}, "manual": {}}
             self.note(
                 (),
                 "no workflow:rules: GitLab runs the pipeline for every source, kept for GitLab "
@@ -508,9 +208,19 @@ class _Importer:
                 "(schedules and API or trigger pipelines do not carry over)",
                 "workflow-default",
             )
-        if "spec" in doc:
-            self.hatch["spec"] = doc["spec"]
+
+    def read_spec(self) -> None:
+        """A ``spec:`` header (inputs) is kept for GitLab."""
+        if "spec" in self.doc:
+            self.hatch["spec"] = self.doc["spec"]
             self.note(("config", "gitlab", "spec"), "spec:inputs kept verbatim", "spec")
+
+    def sort_jobs_into_stages(self) -> None:
+        """The stage order, each job in its stage, and the neutral names of both.
+
+        Trigger jobs and jobs without a script are kept whole for GitLab.
+        """
+        doc = self.doc
         raw_stages = doc.get("stages", doc.get("types"))
         if raw_stages is None:
             raw_stages = list(DEFAULT_STAGES)
@@ -552,18 +262,24 @@ class _Importer:
             if stage not in jobs:
                 raise self.fail(f'job "{key}" uses stage "{stage}", which stages: does not list')
             jobs[stage].append((key, value))
-        names = self.rename_jobs([k for s in jobs.values() for k, _ in s])
+        self.stage_names = stage_names
+        self.raw_jobs = jobs
+        self.names = self.rename_jobs([k for s in jobs.values() for k, _ in s])
         self.doc_jobs = {k for k in doc if k not in GLOBAL_KEYS and not k.startswith(".")}
-        stage_ids = self.rename_stages([s for s in stage_names if jobs[s]])
+        self.stage_ids = self.rename_stages([s for s in stage_names if jobs[s]])
+
+    def map_jobs(self) -> None:
+        """Every job as a neutral job; stage order becomes stage dependencies or job needs."""
+        jobs, names = self.raw_jobs, self.names
         stages: list[dict[str, Any]] = []
         earlier: list[str] = []
         earlier_stages: list[str] = []
-        for stage in (s for s in stage_names if jobs[s]):
-            sid = stage_ids[stage]
+        for stage in (s for s in self.stage_names if jobs[s]):
+            sid = self.stage_ids[stage]
             out_jobs = []
             any_needs = any("needs" in j for _, j in jobs[stage])
             for key, job in jobs[stage]:
-                out = self.job(key, job, default, names, (key,))
+                out = self.job(key, job, self.default, names, (key,))
                 if "needs" not in job and any_needs and earlier:
                     out["needs"] = list(earlier)
                 status = (out.get("when") or {}).get("status")
@@ -586,9 +302,14 @@ class _Importer:
                 "the file defines no job with a script (only hidden jobs, trigger jobs or "
                 "jobs completed by includes)"
             )
+        self.stages = stages
+
+    def keep_matrix_variables_native(self) -> None:
+        """A global variable that is also a matrix axis stays in the escape hatch."""
+        config = self.config
         axes = {
             axis
-            for stage in stages
+            for stage in self.stages
             for job in stage["jobs"]
             for entry in [job.get("matrix") or {}]
             for axis in [
@@ -607,22 +328,8 @@ class _Importer:
             )
         if "variables" in config and not config["variables"]:
             del config["variables"]
-        self.verbatim_jobs_follow(names, stage_names, stage_ids, jobs, stages)
-        self.consume_dotenv(stages)
-        self.note_conditional_upstream(stages, jobs, names)
-        if self.hatch:
-            config["gitlab"] = self.hatch
-        data: dict[str, Any] = {"name": self.pipeline_name(), "stages": stages}
-        if config:
-            data["config"] = config
-        return data
 
-    def note_conditional_upstream(
-        self,
-        stages: list[dict[str, Any]],
-        raw_jobs: dict[str, list[tuple[str, dict[str, Any]]]],
-        names: dict[str, str],
-    ) -> None:
+    def note_conditional_upstream(self) -> None:
         """Note the jobs whose stage-order dependencies may be left out of the pipeline.
 
         A GitLab job without ``needs`` waits for the earlier stages' jobs *that are in the
@@ -630,6 +337,7 @@ class _Importer:
         optional dependency, so the imported job depends on that job and is skipped with it
         (and the GitLab generator gives it that job's conditions). Said once per job.
         """
+        stages, raw_jobs, names = self.stages, self.raw_jobs, self.names
         ordered = {names[k] for st in raw_jobs.values() for k, raw in st if "needs" not in raw}
         native = {v: k for k, v in names.items()}
         by_name = {job["name"]: job for st in stages for job in st["jobs"]}
@@ -658,13 +366,14 @@ class _Importer:
                         "stage-conditional",
                     )
 
-    def consume_dotenv(self, stages: list[dict[str, Any]]) -> None:
+    def consume_dotenv(self) -> None:
         """Give each dotenv key to the jobs that receive the producer's artifacts.
 
         GitLab hands a job's artifacts (and dotenv variables) to the jobs that ``needs`` it,
         or, without ``needs``, to every job of a later stage (``dependencies`` narrows that);
         a dotenv variable wins over a variable of the job's own ``variables:``.
         """
+        stages = self.stages
         if not self.dotenv:
             return
         stage_of = {job["name"]: st["name"] for st in stages for job in st["jobs"]}
@@ -683,14 +392,7 @@ class _Importer:
                         env = job.setdefault("env", {})
                         env[key] = "${{ needs." + producer + ".outputs." + key + " }}"
 
-    def verbatim_jobs_follow(
-        self,
-        names: dict[str, str],
-        stage_names: list[str],
-        stage_ids: dict[str, str],
-        jobs: dict[str, list[tuple[str, dict[str, Any]]]],
-        stages: list[dict[str, Any]],
-    ) -> None:
+    def verbatim_jobs_follow(self) -> None:
         """Keep what is kept verbatim consistent with the renamed, regenerated jobs.
 
         Jobs kept whole in ``config.gitlab`` (trigger jobs...) and job hatches name other
@@ -698,6 +400,8 @@ class _Importer:
         a verbatim job's stage must still be listed when no neutral job uses it (GitLab
         refuses a job in an unknown stage), so the whole stage order is kept then.
         """
+        names, stage_ids, jobs, stages = self.names, self.stage_ids, self.raw_jobs, self.stages
+        stage_names = self.stage_names
         verbatim = {
             k: v for k, v in self.hatch.items() if k not in GLOBAL_KEYS and isinstance(v, dict)
         }
@@ -873,8 +577,8 @@ class _Importer:
         when_parts: dict[str, Any] = {}
         if "only" in job or "except" in job:
             only, except_ = job.pop("only", None), job.pop("except", None)
-            rules = self.legacy(only, except_)
-            folded = self.fold_rules(rules) if rules is not None else None
+            rules = RuleFolder.legacy(only, except_)
+            folded = self.rules.fold_rules(rules) if rules is not None else None
             if folded is None:
                 for name, value in (("only", only), ("except", except_)):
                     if value is not None:
@@ -900,7 +604,7 @@ class _Importer:
                     hatch["when"] = value
                     self.note((*path, "when"), f'when "{value}" has no neutral form', "when")
             elif name == "rules":
-                folded = self.fold_rules(value)
+                folded = self.rules.fold_rules(value)
                 if folded is None:
                     hatch[name] = value
                     self.note(
@@ -918,7 +622,8 @@ class _Importer:
             else:
                 hatch[name] = value
                 self.note((*path, name), f'"{name}" has no neutral form; kept verbatim', "hatch")
-        if not ({"rules", "only", "except"} & set(raw)) and self.merge_requests():
+        conditioned = {"rules", "only", "except"} & set(raw)
+        if not conditioned and self.rules.merge_requests("workflow" in self.hatch):
             # A job without rules or only/except defaults to `only: [branches, tags]`
             # (only/except docs), so it stays out of merge request pipelines, which this
             # workflow admits; an unconditioned neutral job would run in them. The default
@@ -940,21 +645,6 @@ class _Importer:
             out["gitlab"] = hatch
         return out
 
-    def merge_requests(self) -> bool:
-        """True when the pipeline may run for merge requests."""
-        if self.space is not None:
-            return "pull_request" in self.space
-        if "workflow" not in self.hatch:
-            return False
-        if self.workflow_rules is None:
-            return True
-        trees = [r.test for r in self.workflow_rules if r.test is not None]
-        try:
-            envs = _scenarios(trees, 0, [], ("merge_request_event",))
-        except _Unsupported:
-            return True
-        return any(_outcome(self.workflow_rules, env) is not None for env in envs)
-
     def predefined(self, lines: list[str], path: tuple[Any, ...]) -> list[str]:
         """GitLab's predefined variables in a script, as the neutral facts where exact.
 
@@ -971,7 +661,7 @@ class _Importer:
                 for line in out
                 for part in re.split(r"'[^']*'", line)
                 for m in _GITLAB_VAR_RE.finditer(part)
-                if (m.group(1) or m.group(2)) not in self.config_variables
+                if (m.group(1) or m.group(2)) not in self.rules.config_variables
             }
         )
         if others:
@@ -1274,664 +964,6 @@ class _Importer:
 
     # conditions ------------------------------------------------------------------------
 
-    def workflow(self, value: Any) -> dict[str, Any] | None:
-        """``workflow:rules`` as neutral triggers when they fold exactly, else None."""
-        if not isinstance(value, dict) or set(value) != {"rules"}:
-            return None
-        try:
-            rules = _read_rules(value["rules"], [])
-            if any(r.changes is not None for r in rules):
-                raise _Unsupported("changes")
-            conjunctions = [
-                conj
-                for r in rules
-                if r.when != "never"
-                for conj in (_dnf(r.test) if r.test else [[]])
-            ]
-            if any(r.when not in ("always", "on_success", "never") for r in rules):
-                raise _Unsupported("when")
-            triggers = _workflow_triggers(conjunctions)
-            if not triggers:
-                raise _Unsupported("no pipeline")
-            globs = [
-                g for t in triggers.values() for k in ("branches", "tags") for g in (t.get(k) or [])
-            ]
-            trees = [r.test for r in rules if r.test is not None]
-            exotic = False
-            for env in _scenarios(trees, 0, globs):
-                want = _outcome(rules, env) is not None
-                if env[_SOURCE] == "trigger":
-                    exotic = exotic or want
-                    continue
-                if want != _triggers_hold(triggers, env):
-                    raise _Unsupported("not exact")
-        except _Unsupported:
-            self.workflow_rules = _try_rules(value.get("rules"))
-            return None
-        if exotic:
-            self.note(
-                ("workflow", "rules"),
-                "pipelines started by triggers, other pipelines or chat have no neutral "
-                "trigger; they do not run",
-                "workflow-sources",
-            )
-        self.space = triggers
-        return triggers
-
-    def runs(self, env: dict[str, Any]) -> bool:
-        """True when the pipeline exists for these CI facts (a job's rules matter then)."""
-        if self.space is not None:
-            return _triggers_hold(self.space, env)
-        if self.workflow_rules is not None:
-            return _outcome(self.workflow_rules, env) is not None
-        # workflow:rules kept verbatim but unreadable here (a regex, say): any pipeline may
-        # run, so a job's condition must be exact on all of them.
-        return True
-
-    def fold_rules(self, raw: Any) -> dict[str, Any] | None:
-        """A job's ``rules`` as one neutral ``when`` when exact; None otherwise."""
-        try:
-            lists: list[list[str]] = []
-            rules = _read_rules(raw, lists)
-            positives = [r for r in rules if r.when != "never"]
-            statuses = {r.when for r in positives}
-            if len(statuses) != 1 or not statuses <= {"on_success", "always", "on_failure"}:
-                raise _Unsupported("when")
-            status = statuses.pop()
-            changes = {r.changes for r in positives}
-            if len(changes) != 1:
-                raise _Unsupported("changes")
-            paths = changes.pop()
-            parts = [
-                _when_parts(conj)
-                for rule in positives
-                for conj in (_dnf(rule.test) if rule.test is not None else [[]])
-            ]
-            # A test with no neutral form may still be constant on the pipelines that run
-            # (`$CI_PIPELINE_SOURCE != "schedule"` when only pushes start one): then no
-            # filter, or a ref filter, is the candidate the scenarios confirm or refute.
-            when = _merge_parts(parts) if None not in parts else {}
-            if when is None:
-                raise _Unsupported("alternatives")
-            # The model takes variable conditions on config variables only (when-variables).
-            if set(when.get("variables", {})) - self.config_variables:
-                raise _Unsupported("variables")
-            globs = [g for k in ("branches", "tags") for g in when.get(k, [])]
-            trees = [r.test for r in rules if r.test is not None]
-            trees += [r.test for r in self.workflow_rules or [] if r.test is not None]
-            envs = [e for e in _scenarios([*trees], len(lists), [*globs, "**"]) if self.runs(e)]
-            wanted = [_outcome(rules, env) for env in envs]
-            for candidate in _variants(when):
-                got = [
-                    status
-                    if _neutral_filters_hold(candidate, env)
-                    and (paths is None or bool(env[f"changes#{paths}"]))
-                    else None
-                    for env in envs
-                ]
-                if got == wanted:
-                    when = candidate
-                    break
-            else:
-                raise _Unsupported("not exact")
-        except _Unsupported:
-            return None
-        if paths is not None:
-            when["paths"] = lists[paths]
-        if status != "on_success":
-            when["status"] = status
-        return when
-
-    def legacy(self, only: Any, except_: Any) -> list[dict[str, Any]] | None:
-        """``only``/``except`` as the equivalent ``rules`` list, or None when unreadable."""
-        out: list[dict[str, Any]] = []
-        for value, when in ((except_, "never"), (only, "on_success")):
-            if value is None:
-                if when == "on_success":
-                    # The default: `only: [branches, tags]` (only/except docs).
-                    out.append({"if": "$CI_COMMIT_BRANCH || $CI_COMMIT_TAG"})
-                continue
-            spec = value if isinstance(value, dict) else {"refs": value}
-            if set(spec) - {"refs", "variables", "changes"}:
-                return None
-            tests = []
-            if "refs" in spec:
-                test = _refs_test(spec["refs"])
-                if test is None:
-                    return None
-                tests.append(test)
-            if "variables" in spec:
-                exprs = spec["variables"]
-                exprs = exprs if isinstance(exprs, list) else [exprs]
-                if not exprs or not all(isinstance(e, str) for e in exprs):
-                    return None
-                tests.append(" || ".join(f"({e})" for e in exprs))
-            rule: dict[str, Any] = {}
-            if tests:
-                rule["if"] = " && ".join(f"({t})" for t in tests)
-            if "changes" in spec:
-                rule["changes"] = spec["changes"]
-            if when == "never":
-                rule["when"] = "never"
-            out.append(rule)
-        return out
-
-
-# --- rules:if expressions and exact folding ------------------------------------------
-#
-# GitLab evaluates `rules` top to bottom: the first rule whose `if`/`changes` hold decides
-# (`when: never` leaves the job out); no match leaves it out too (rules docs). Neutral
-# conditions are one `when` per job and one `triggers` set per pipeline. A fold is accepted
-# only when it is *exact*: the original rules and the neutral form, read the way the GitLab
-# generator writes it back (translators.gitlab `_filter_tests`, `_workflow_rules`), give
-# the same outcome in every scenario of a finite set that covers every literal the rules
-# compare against plus an unnamed value. Equality tests only distinguish the values they
-# name, so such a set decides them; anything else (regular expressions that are not
-# globs, `exists`, rule `variables`) is not folded.
-
-_SOURCE = "CI_PIPELINE_SOURCE"
-_BRANCH = "CI_COMMIT_BRANCH"
-_TAG = "CI_COMMIT_TAG"
-_REF = "CI_COMMIT_REF_NAME"
-_MR_SOURCE = "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"
-_MR_TARGET = "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
-_MR_IID = "CI_MERGE_REQUEST_IID"
-_REF_VARS = frozenset({_BRANCH, _TAG, _REF, _MR_SOURCE, _MR_TARGET})
-_EVENT_VARS = _REF_VARS | {_SOURCE, _MR_IID}
-_SOURCES = ("push", "merge_request_event", "schedule", "web", "api", "trigger")
-_MAX_SCENARIOS = 20000
-_TOKEN = re.compile(
-    r"\s*(?:(?P<op>&&|\|\||==|!=|=~|!~|\(|\))|\$\{?(?P<var>[A-Za-z_][A-Za-z0-9_]*)\}?"
-    r"|\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<re>/(?:\\.|[^/\\])*/[a-z]*)|(?P<null>null)\b)"
-)
-
-
-@dataclass(frozen=True)
-class _Atom:
-    """``$VAR`` (``op`` empty), or ``$VAR op value``; ``value`` is a str, a ``_Var``,
-    a ``_Regex`` or ``None`` (``null``)."""
-
-    var: str
-    op: str = ""
-    value: Any = None
-
-
-@dataclass(frozen=True)
-class _Var:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Regex:
-    source: str  # /body/flags as written
-    glob: str | None  # the neutral glob it equals, when it is one (see _regex_glob)
-
-
-class _Unsupported(Exception):
-    """An expression or rule outside what the exact folding reads."""
-
-
-def _parse_if(text: str) -> Any:
-    """A ``rules:if`` expression as nested ``("or"|"and", [...])`` tuples over atoms."""
-    tokens: list[tuple[str, Any]] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise _Unsupported(text)
-        pos = m.end()
-        if m.group("op"):
-            tokens.append(("op", m.group("op")))
-        elif m.group("var"):
-            tokens.append(("val", _Var(m.group("var"))))
-        elif m.group("dq") is not None or m.group("sq") is not None:
-            tokens.append(("val", m.group("dq") if m.group("dq") is not None else m.group("sq")))
-        elif m.group("re"):
-            tokens.append(("val", _Regex(m.group("re"), _regex_glob(m.group("re")))))
-        else:
-            tokens.append(("val", None))
-        if pos < len(text) and text[pos:].strip() == "":
-            break
-    at = 0
-
-    def peek() -> tuple[str, Any] | None:
-        return tokens[at] if at < len(tokens) else None
-
-    def take() -> tuple[str, Any]:
-        nonlocal at
-        if at >= len(tokens):
-            raise _Unsupported(text)
-        at += 1
-        return tokens[at - 1]
-
-    def expr(kind: str) -> Any:
-        sub = "and" if kind == "or" else "primary"
-        parts = [expr(sub) if sub == "and" else primary()]
-        sep = "||" if kind == "or" else "&&"
-        while peek() == ("op", sep):
-            take()
-            parts.append(expr(sub) if sub == "and" else primary())
-        return parts[0] if len(parts) == 1 else (kind, parts)
-
-    def primary() -> Any:
-        kind, value = take()
-        if (kind, value) == ("op", "("):
-            inner = expr("or")
-            if take() != ("op", ")"):
-                raise _Unsupported(text)
-            return inner
-        if kind != "val" or not isinstance(value, _Var):
-            raise _Unsupported(text)
-        nxt = peek()
-        if nxt and nxt[0] == "op" and nxt[1] in ("==", "!=", "=~", "!~"):
-            take()
-            vkind, other = take()
-            if vkind != "val":
-                raise _Unsupported(text)
-            if nxt[1] in ("=~", "!~") and not isinstance(other, _Regex):
-                raise _Unsupported(text)
-            return _Atom(value.name, nxt[1], other)
-        return _Atom(value.name)
-
-    tree = expr("or")
-    if at != len(tokens):
-        raise _Unsupported(text)
-    return tree
-
-
-def _regex_glob(source: str) -> str | None:
-    """The glob that ``translators.gitlab.glob_regex`` writes as this regex, if any."""
-    m = re.fullmatch(r"/\^(.*)\$/", source)
-    if not m:
-        return None
-    body = m.group(1).replace(r"\/", "/")
-    out, i = [], 0
-    while i < len(body):
-        for regex, glob in ((".*", "**"), ("[^/]*", "*"), ("[^/]", "?")):
-            if body.startswith(regex, i):
-                out.append(glob)
-                i += len(regex)
-                break
-        else:
-            if body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
-                out.append(body[i + 1])
-                i += 2
-            elif body[i].isalnum() or body[i] in "-_/@,:=%~":
-                out.append(body[i])
-                i += 1
-            else:
-                return None
-    return "".join(out)
-
-
-def _glob_match(pattern: str, value: str | None) -> bool:
-    if value is None:
-        return False
-    return re.fullmatch(glob_regex(pattern)[2:-2].replace(r"\/", "/"), value) is not None
-
-
-def _atoms(tree: Any) -> list[_Atom]:
-    if isinstance(tree, _Atom):
-        return [tree]
-    return [a for part in tree[1] for a in _atoms(part)]
-
-
-def _eval(tree: Any, env: dict[str, Any]) -> bool:
-    if isinstance(tree, tuple):
-        results = (_eval(part, env) for part in tree[1])
-        return any(results) if tree[0] == "or" else all(results)
-    value = env.get(tree.var)
-    if tree.op == "":
-        return value not in (None, "")
-    if tree.op in ("=~", "!~"):
-        regex = tree.value
-        if regex.glob is not None:
-            hit = _glob_match(regex.glob, value)
-        else:
-            body, _, flags = regex.source[1:].rpartition("/")
-            try:
-                found = re.search(body, value or "", re.I if "i" in flags else 0)
-            except re.error:
-                raise _Unsupported(regex.source) from None
-            hit = value is not None and found is not None
-        return hit if tree.op == "=~" else not hit
-    other = env.get(tree.value.name) if isinstance(tree.value, _Var) else tree.value
-    # GitLab compares an unset variable as null and a set one by its string value.
-    same = value == other if other is not None else value is None
-    return same if tree.op == "==" else not same
-
-
-def _dnf(tree: Any) -> list[list[_Atom]]:
-    """The expression as an OR of ANDs of atoms (bounded: raises when it grows too big)."""
-    if isinstance(tree, _Atom):
-        return [[tree]]
-    parts = [_dnf(p) for p in tree[1]]
-    if tree[0] == "or":
-        return [c for p in parts for c in p]
-    out: list[list[_Atom]] = [[]]
-    for p in parts:
-        out = [a + b for a in out for b in p]
-        if len(out) > 64:
-            raise _Unsupported("too many alternatives")
-    return out
-
-
-@dataclass
-class _Rule:
-    test: Any  # parsed `if`, or None
-    changes: int | None  # index of its `changes` list, or None
-    when: str
-
-
-def _read_rules(rules: Any, changes_lists: list[list[str]]) -> list[_Rule]:
-    if not isinstance(rules, list) or not rules:
-        raise _Unsupported("rules")
-    out = []
-    for rule in rules:
-        if not isinstance(rule, dict) or set(rule) - {"if", "changes", "when"}:
-            raise _Unsupported("rule keys")
-        test = rule.get("if")
-        if test is not None and not isinstance(test, str):
-            raise _Unsupported("if")
-        changes = rule.get("changes")
-        index = None
-        if changes is not None:
-            if isinstance(changes, dict) and set(changes) == {"paths"}:
-                changes = changes["paths"]
-            if not isinstance(changes, list) or not all(isinstance(c, str) and c for c in changes):
-                raise _Unsupported("changes")
-            if changes and changes not in changes_lists:
-                changes_lists.append(changes)
-            index = changes_lists.index(changes) if changes else None
-        when = rule.get("when", "on_success")
-        if not isinstance(when, str):
-            raise _Unsupported("when")
-        out.append(_Rule(_parse_if(test) if test else None, index, when))
-    return out
-
-
-def _outcome(rules: list[_Rule], env: dict[str, Any]) -> str | None:
-    for rule in rules:
-        if rule.test is not None and not _eval(rule.test, env):
-            continue
-        if rule.changes is not None and not env.get(f"changes#{rule.changes}"):
-            continue
-        return None if rule.when == "never" else rule.when
-    return None
-
-
-def _events(refs: list[str], sources: tuple[str, ...] = _SOURCES) -> Iterator[dict[str, Any]]:
-    """The CI facts of each kind of pipeline, on each ref value."""
-    for source in sources:
-        if source == "merge_request_event":
-            for src in refs:
-                for target in refs:
-                    yield {
-                        _SOURCE: source,
-                        _MR_SOURCE: src,
-                        _MR_TARGET: target,
-                        _REF: src,
-                        _MR_IID: "1",
-                    }
-            continue
-        for ref in refs:
-            yield {_SOURCE: source, _BRANCH: ref, _REF: ref}
-            if source in ("push", "web", "api"):
-                yield {_SOURCE: source, _TAG: ref, _REF: ref}
-
-
-def _scenarios(
-    trees: list[Any], n_changes: int, globs: list[str], sources: tuple[str, ...] = _SOURCES
-) -> list[dict[str, Any]]:
-    """Every combination of event, ref and user variable values that the tests tell apart."""
-    refs: set[str] = {"zz-other", "zz/other"}
-    user: dict[str, set[Any]] = {}
-    linked: set[str] = set()
-    for atom in (a for t in trees for a in _atoms(t)):
-        literal = atom.value if isinstance(atom.value, str) else None
-        if isinstance(atom.value, _Regex):
-            if atom.value.glob is None:
-                raise _Unsupported(atom.value.source)
-            globs = [*globs, atom.value.glob]
-        if atom.var in _REF_VARS:
-            if literal is not None:
-                refs.add(literal)
-        elif atom.var not in _EVENT_VARS:
-            values = user.setdefault(atom.var, {None, "", "zz-other"})
-            if literal is not None:
-                values.add(literal)
-        if isinstance(atom.value, _Var):
-            # `$A == $B`: either may hold any ref value, the other's value, or nothing.
-            linked.update(n for n in (atom.var, atom.value.name) if n not in _EVENT_VARS)
-    for glob in globs:
-        refs.add(glob.replace("**", "x/y").replace("*", "x").replace("?", "x"))
-    for name in linked:
-        user.setdefault(name, {None, "", "zz-other"}).update(refs)
-    base = list(_events(sorted(refs), sources))
-    names = sorted(user)
-    combos = 1
-    for name in names:
-        combos *= len(user[name])
-    if len(base) * combos * (2**n_changes) > _MAX_SCENARIOS:
-        raise _Unsupported("too many scenarios")
-    out = []
-    for event in base:
-        for combo in itertools.product(*(sorted(user[n], key=str) for n in names)):
-            for flags in itertools.product((False, True), repeat=n_changes):
-                env = dict(event)
-                env.update((n, v) for n, v in zip(names, combo, strict=True) if v is not None)
-                env.update((f"changes#{i}", f) for i, f in enumerate(flags))
-                out.append(env)
-    return out
-
-
-def _neutral_filters_hold(when: dict[str, Any], env: dict[str, Any]) -> bool:
-    """A neutral ``when``'s filters, as translators.gitlab writes them as ``rules:if``."""
-    refs = [
-        *(
-            _glob_match(b, env.get(_BRANCH)) or _glob_match(b, env.get(_MR_SOURCE))
-            for b in when.get("branches") or ()
-        ),
-        *(_glob_match(t, env.get(_TAG)) for t in when.get("tags") or ()),
-    ]
-    if refs and not any(refs):
-        return False
-    events = when.get("events")
-    if events and _EVENT_OF.get(env.get(_SOURCE, "")) not in events:
-        return False
-    variables = when.get("variables") or {}
-    return all(env.get(name) == value for name, value in variables.items())
-
-
-_EVENT_OF = {**EVENTS}
-
-
-def _when_parts(conjunction: list[_Atom]) -> dict[str, Any] | None:
-    """The neutral ``when`` filters an AND of atoms reads as, or None."""
-    out: dict[str, Any] = {}
-
-    def add(key: str, value: str) -> None:
-        out.setdefault(key, [])
-        if value not in out[key]:
-            out[key].append(value)
-
-    for atom in conjunction:
-        literal = atom.value if isinstance(atom.value, str) else None
-        glob = atom.value.glob if isinstance(atom.value, _Regex) else None
-        pattern = literal if atom.op == "==" else glob if atom.op == "=~" else None
-        if atom.var in (_BRANCH, _REF, _MR_SOURCE) and pattern:
-            add("branches", pattern)
-        elif atom.var == _BRANCH and (atom.op == "" or (atom.op == "!=" and atom.value is None)):
-            add("branches", "**")
-        elif atom.var == _TAG and (atom.op == "" or (atom.op == "!=" and atom.value is None)):
-            add("tags", "**")
-        elif atom.var == _TAG and pattern:
-            add("tags", pattern)
-        elif atom.var == _SOURCE and atom.op == "==" and literal in EVENTS:
-            add("events", EVENTS[literal])
-        elif (
-            atom.op == "=="
-            and literal is not None
-            and re.match(IDENT_PATTERN, atom.var)
-            and not atom.var.startswith(RESERVED_VARIABLE_PREFIXES)
-        ):
-            out.setdefault("variables", {})[atom.var] = literal
-        else:
-            return None
-    return out
-
-
-def _variants(when: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """``when`` and near variants: ``when: never`` guards narrow what the others accept
-    (``if: $CI_COMMIT_TAG, when: never`` then ``when: on_success`` is "every branch")."""
-    yield when
-    for key in ("branches", "tags", "events"):
-        values = when.get(key) or []
-        other = {"branches": "tags", "tags": "branches"}.get(key, "")
-        for value in values if len(values) > 1 or key == "events" or other in when else []:
-            rest = [v for v in values if v != value]
-            yield {**when, key: rest} if rest else {k: v for k, v in when.items() if k != key}
-    if "branches" not in when and "tags" not in when:
-        yield {**when, "branches": ["**"]}
-        yield {**when, "tags": ["**"]}
-
-
-def _merge_parts(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """Alternatives that differ only in their refs (or only in events) as one ``when``."""
-    if not all(parts):
-        return {} if all(p is not None for p in parts) and not any(parts) else None
-    merged = dict(parts[0] or {})
-    for part in [p for p in parts[1:] if p is not None]:
-        rest = {k: v for k, v in part.items() if k not in ("branches", "tags")}
-        mine = {k: v for k, v in merged.items() if k not in ("branches", "tags")}
-        if rest == mine and ("branches" in part or "tags" in part) == (
-            "branches" in merged or "tags" in merged
-        ):
-            for key in ("branches", "tags"):
-                for value in part.get(key, []):
-                    merged.setdefault(key, [])
-                    if value not in merged[key]:
-                        merged[key].append(value)
-            continue
-        rest = {k: v for k, v in part.items() if k != "events"}
-        mine = {k: v for k, v in merged.items() if k != "events"}
-        if rest == mine and "events" in part and "events" in merged:
-            merged["events"] = list(dict.fromkeys([*merged["events"], *part["events"]]))
-            continue
-        return None
-    return merged
-
-
-def _try_rules(raw: Any) -> list[_Rule] | None:
-    try:
-        rules = _read_rules(raw, [])
-    except _Unsupported:
-        return None
-    return None if any(r.changes is not None for r in rules) else rules
-
-
-_LEGACY_SOURCES = {
-    "api": "api",
-    "chat": "chat",
-    "external": "external",
-    "external_pull_requests": "external_pull_request_event",
-    "merge_requests": "merge_request_event",
-    "pipelines": "pipeline",
-    "pushes": "push",
-    "schedules": "schedule",
-    "triggers": "trigger",
-    "web": "web",
-}
-
-
-def _refs_test(refs: Any) -> str | None:
-    """``only:refs`` as a ``rules:if`` expression (refs are ORed)."""
-    refs = refs if isinstance(refs, list) else [refs]
-    tests = []
-    for ref in refs:
-        if not isinstance(ref, str) or not ref or "@" in ref:
-            return None
-        if ref == "branches":
-            tests.append("$CI_COMMIT_BRANCH")
-        elif ref == "tags":
-            tests.append("$CI_COMMIT_TAG")
-        elif ref in _LEGACY_SOURCES:
-            tests.append(f'$CI_PIPELINE_SOURCE == "{_LEGACY_SOURCES[ref]}"')
-        elif ref.startswith("/") and ref.rstrip("i").endswith("/") and len(ref) > 2:
-            tests.append(f"$CI_COMMIT_BRANCH =~ {ref}")
-        elif '"' not in ref:
-            # A branch name. GitLab also matches a tag of that name; a tag named like a
-            # branch is rare enough that the neutral branch filter stands for it.
-            tests.append(f'$CI_COMMIT_BRANCH == "{ref}"')
-        else:
-            return None
-    return " || ".join(tests) if tests else None
-
-
-def _triggers_hold(triggers: dict[str, Any], env: dict[str, Any]) -> bool:
-    """Neutral triggers, as translators.gitlab writes them as ``workflow:rules``."""
-    source = env.get(_SOURCE)
-    push = triggers.get("push")
-    if source == "push" and push is not None:
-        branches, tags = push.get("branches"), push.get("tags")
-        if branches is None and tags is None:
-            return True
-        if any(_glob_match(b, env.get(_BRANCH)) for b in branches or ()):
-            return True
-        if any(_glob_match(t, env.get(_TAG)) for t in tags or ()):
-            return True
-    pull = triggers.get("pull_request")
-    if source == "merge_request_event" and pull is not None:
-        targets = pull.get("branches")
-        if targets is None or any(_glob_match(b, env.get(_MR_TARGET)) for b in targets):
-            return True
-    return source in ("web", "api") and triggers.get("manual") is not None
-
-
-def _workflow_triggers(conjunctions: list[list[_Atom]]) -> dict[str, Any]:
-    """A first guess at the neutral triggers for the accepting alternatives of a workflow."""
-    triggers: dict[str, Any] = {}
-    for conj in conjunctions:
-        sources = {a.value for a in conj if a.var == _SOURCE and a.op == "=="}
-        rest = [a for a in conj if not (a.var == _SOURCE and a.op == "==")]
-        if len(sources) > 1:
-            raise _Unsupported("two sources")
-        source = sources.pop() if sources else "push"
-        if source in ("web", "api"):
-            if rest:
-                raise _Unsupported("manual with filters")
-            triggers["manual"] = {}
-            continue
-        if source == "merge_request_event":
-            targets = [a.value for a in rest if a.var == _MR_TARGET and a.op == "=="]
-            if len(targets) != len(rest):
-                raise _Unsupported("merge request filters")
-            pull = triggers.setdefault("pull_request", {})
-            if not targets:
-                pull["branches"] = None
-            elif "branches" not in pull or pull["branches"] is not None:
-                pull["branches"] = [*(pull.get("branches") or []), *targets]
-            continue
-        if source != "push":
-            raise _Unsupported(f"source {source}")
-        parts = _when_parts(rest)
-        if parts is None or set(parts) - {"branches", "tags"}:
-            raise _Unsupported("push filters")
-        push = triggers.setdefault("push", {})
-        if not parts:
-            push["any"] = True
-        for key in ("branches", "tags"):
-            for value in parts.get(key, []):
-                push.setdefault(key, [])
-                if value not in push[key]:
-                    push[key].append(value)
-    if "push" in triggers and triggers["push"].pop("any", False):
-        triggers["push"] = {}
-    if "pull_request" in triggers and triggers["pull_request"].get("branches") is None:
-        triggers["pull_request"] = {}
-    return triggers
-
 
 def _files_key(key: Any) -> Any:
     """``key: {files, prefix}`` as the neutral ``prefix-${{ hash('f') }}`` key.
@@ -1951,10 +983,6 @@ def _files_key(key: Any) -> Any:
         return key
     call = "${{ hash(" + ", ".join(f"'{f}'" for f in files) + ") }}"
     return f"{prefix}-{call}" if prefix else call
-
-
-def _is_glob(path: str) -> bool:
-    return any(c in path for c in "*?[")
 
 
 _DOTENV_WRITE = re.compile(
