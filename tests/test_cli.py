@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from codomyrmex.ci_cd_automation import cli
 from codomyrmex.ci_cd_automation.cli import main
+from codomyrmex.ci_cd_automation.commands import generate as generate_command
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "pipelines"
@@ -156,7 +156,7 @@ def test_unknown_command_as_a_subprocess() -> None:
     assert "usage: cicd" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_internal_errors_are_one_line_unless_debug(
+def test_internal_errors_are_one_line_exit_3_unless_debug(
     pipeline: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -165,13 +165,43 @@ def test_internal_errors_are_one_line_unless_debug(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "render", broken)
-    assert main(["generate", str(pipeline), "--out", str(tmp_path / "out")]) == 1
+    monkeypatch.setattr(generate_command, "render", broken)
+    assert main(["generate", str(pipeline), "--out", str(tmp_path / "out")]) == 3
+    line = "cicd: internal error: RuntimeError: boom (run with --debug to see where)\n"
+    assert capsys.readouterr().err == line
+    assert main(["--debug", "generate", str(pipeline), "--out", str(tmp_path / "out")]) == 3
     err = capsys.readouterr().err
-    assert err == "cicd: internal error: RuntimeError: boom (run with --debug for details)\n"
-    assert main(["--debug", "generate", str(pipeline), "--out", str(tmp_path / "out")]) == 1
-    assert "Traceback" in capsys.readouterr().err
+    assert "Traceback" in err and 'raise RuntimeError("boom")' in err and err.endswith(line)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("error", [ValueError("bad index"), KeyError("stages")])
+def test_a_bare_value_error_or_key_error_is_internal_not_bad_input(
+    pipeline: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+) -> None:
+    """Only ``UsageError`` (and the pipeline errors) mean bad input; a slip inside ``cicd``
+    that happens to raise ``ValueError`` is not blamed on the user."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(generate_command, "render", broken)
+    assert main(["generate", str(pipeline), "--out", str(tmp_path / "out")]) == 3
+    err = capsys.readouterr().err
+    name = type(error).__name__
+    assert err == f"cicd: internal error: {name}: {error} (run with --debug to see where)\n"
+
+
+def test_help_names_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    epilog = out[out.index("exit codes:") :].splitlines()
+    assert [line.split()[0] for line in epilog[1:]] == ["0", "1", "2", "3", "130"]
+    assert "internal error" in epilog[4] and "--debug" in epilog[4]
 
 
 # --- generate -------------------------------------------------------------------------------

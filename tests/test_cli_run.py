@@ -554,3 +554,25 @@ def test_skip_reasons_name_matrix_legs_by_their_values(tmp_path: Path) -> None:
         )
         reasons = {e["name"]: e["reason"] for e in json.loads(result.stdout)["jobs"]}
         assert reasons["d"] == 'dependency "m (n=1)" was skipped', extra
+
+
+def test_bad_input_from_deep_inside_the_runner_is_a_usage_error_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The env file is read by the runner, not the command; its error still means bad input
+    (``UsageError``), not an internal error."""
+    from codomyrmex.ci_cd_automation.errors import UsageError
+    from codomyrmex.ci_cd_automation.local_runner.runner import read_env_file
+
+    repo = make_repo(tmp_path / "repo", OK)
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("GOOD=1\nnot an assignment\n")
+    with pytest.raises(UsageError, match=r"bad\.env:2:1: expected KEY=VALUE"):
+        read_env_file(env_file)
+
+    pipeline = str(repo / "pipeline.yaml")
+    code = main(["run", pipeline, "--project-dir", str(repo), "--env-file", str(env_file)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"cicd: {env_file}:2:1: expected KEY=VALUE, got 'not an assignment'\n"

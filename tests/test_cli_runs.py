@@ -155,3 +155,28 @@ def test_run_pipeline_on_github_triggers_and_follows_the_run(
     assert (result["stages_completed"], result["stages_total"]) == (2, 2)  # "unit (3.12)" is unit
     assert {j["name"] for j in result["jobs"]} == {"build", "unit (3.12)"}
     assert result["reports"]["url"].startswith("https://github.com/")
+
+
+def test_a_bad_since_is_a_usage_error_raised_where_it_is_parsed() -> None:
+    from codomyrmex.ci_cd_automation.commands.runs import parse_age
+    from codomyrmex.ci_cd_automation.errors import UsageError
+
+    with pytest.raises(UsageError, match="--since 'nonsense': expected an age"):
+        parse_age("nonsense")
+
+
+@pytest.mark.parametrize("command", ["status", "watch", "cancel", "logs"])
+def test_a_run_id_that_is_not_a_number_is_bad_input_before_any_request(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=True):
+        code = main([command, "latest", *ARGS])
+    assert code == 2
+    assert capsys.readouterr().err == 'cicd: github run id must be a number, got "latest"\n'
+
+
+def test_a_watch_interval_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=True):
+        code = main(["watch", "30433642", *ARGS, "--interval", "0"])
+    assert code == 2
+    assert "--interval: must be positive" in capsys.readouterr().err

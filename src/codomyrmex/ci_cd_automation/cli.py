@@ -1,38 +1,56 @@
-"""The ``cicd`` command.
+"""The ``cicd`` command: its arguments, which command runs, and the exit code.
 
-Exit codes are part of the interface: 0 success; 1 a failure of the work itself (for
-``generate --check``: files differ); 2 bad input (invalid pipeline, unknown option, an
-unreadable file), with one diagnostic line per problem on stderr. No traceback reaches
-the user unless ``--debug`` is given. Files are written only after every output has been
-rendered, each one atomically (temporary file, then rename), so an error never leaves a
-half-written workflow behind.
+This module holds the argument parser, the dispatch to ``commands`` (each command module is
+imported only when its command runs) and the one mapping from exceptions to exit codes, which
+are part of the interface (``EXIT_CODES``, also shown by ``--help``):
+
+* 0: the work was done;
+* 1: the work itself failed: a failed run, files out of date, a provider error, any other
+  ``CICDError``;
+* 2: bad input: an invalid pipeline (``PipelineValidationError``, one diagnostic per line), a
+  native file that cannot be imported (``PipelineImportError``), a wrong flag, value or file
+  (``UsageError``, argparse's usage errors), a path that cannot be used (``OSError``);
+* 3: an internal error, a bug of ``cicd`` (any other exception): one line, and the traceback
+  with ``--debug``;
+* 130: interrupted (Ctrl-C).
+
+Nothing else prints a traceback, and every error is one line on stderr, prefixed ``cicd:``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from .errors import CICDError, PipelineImportError, PipelineValidationError
-from .model.loader import load_pipeline
-from .model.schema import pipeline_json_schema
-from .translators import Loss, render
-from .translators.importing import PROVIDERS, Imported, dump_neutral, import_pipeline
+from .commands.shared import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+)
+from .errors import CICDError, PipelineImportError, PipelineValidationError, UsageError
+from .translators.importing import PROVIDERS
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}    the work was done
+  {EXIT_FAILED}    the work failed: a failed run, files out of date, a provider error
+  {EXIT_BAD_INPUT}    bad input: an invalid pipeline or CI file, a wrong flag, value or path
+  {EXIT_INTERNAL}    an internal error of cicd (run with --debug to see where)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cicd",
         description="Write a CI pipeline once; generate GitHub Actions and GitLab CI files.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -153,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("run", metavar="RUN", help="the provider's run (pipeline) id")
         _remote_flags(cmd, ("github", "gitlab"))
         if name == "watch":
-            cmd.add_argument("--interval", type=float, default=5.0, metavar="S")
+            cmd.add_argument("--interval", type=_positive, default=5.0, metavar="S")
             cmd.add_argument("--timeout", type=float, metavar="S")
         if name == "logs":
             cmd.add_argument("--job", metavar="J", help="a job name or id")
@@ -194,6 +212,17 @@ def _version() -> str:
         return "unknown"
 
 
+def _positive(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cicd`` console script; returns the exit code."""
     try:
@@ -201,40 +230,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # usage errors (exit 2) and --help (exit 0) print themselves
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
-        if args.command == "validate":
-            return _validate(args.files)
-        if args.command == "generate":
-            return _generate(args.file, args.target, Path(args.out), args.check)
-        if args.command == "schema":
-            return _schema()
-        if args.command == "import":
-            return _import(args.file, args.output, args.provider)
-        if args.command == "translate":
-            out = Path(args.out) if args.out else None
-            return _translate(args.file, args.provider, args.target, out, args.strict)
-        if args.command == "audit":
-            return _audit(args.paths, args.json)
-        if args.command == "run":
-            return _run(args)
-        if args.command in ("plan", "sync"):
-            return _remote(args)
-        if args.command in ("trigger", "status", "watch", "cancel", "logs", "runs"):
-            from .backends.commands import run_command
-
-            return run_command(args)
+        return _dispatch(args)
     except PipelineValidationError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic.format(), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except PipelineImportError as exc:
+    except (PipelineImportError, UsageError) as exc:
         print(f"cicd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CICDError as exc:
         print(f"cicd: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except ValueError as exc:  # configuration errors (DESIGN.md): bad flags, env files, inputs
-        print(f"cicd: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except OSError as exc:
         reason = str(exc.strerror or exc)
         where = f"{exc.filename}: " if exc.filename else ""
@@ -243,260 +249,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad_path = isinstance(exc, NotADirectoryError | FileExistsError | PermissionError)
         return EXIT_BAD_INPUT if bad_path else EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
+        # Input errors are UsageError; anything else (a bare ValueError included) is a bug.
         if args.debug:
             traceback.print_exc()
         print(
-            f"cicd: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            f"cicd: internal error: {type(exc).__name__}: {exc} (run with --debug to see where)",
             file=sys.stderr,
         )
-        return EXIT_FAILED
-    return EXIT_BAD_INPUT
+        return EXIT_INTERNAL
 
 
-def _validate(files: Sequence[str]) -> int:
-    status = EXIT_OK
-    for name in files:
-        try:
-            pipeline = load_pipeline(name)
-        except PipelineValidationError as exc:
-            for diagnostic in exc.diagnostics:
-                print(diagnostic.format(), file=sys.stderr)
-            status = EXIT_BAD_INPUT
-            continue
-        jobs = sum(len(s.jobs) for s in pipeline.stages)
-        stages = len(pipeline.stages)
-        print(f"{name}: ok ({_count(stages, 'stage')}, {_count(jobs, 'job')})")
-    return status
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "validate":
+        from .commands.validate import validate
 
+        return validate(args.files)
+    if command == "generate":
+        from .commands.generate import generate
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+        return generate(args.file, args.target, Path(args.out), args.check)
+    if command == "schema":
+        from .commands.generate import schema
 
+        return schema()
+    if command == "import":
+        from .commands.importing import import_
 
-def _generate(file: str, target: str, out: Path, check: bool) -> int:
-    pipeline = load_pipeline(file)
-    rendering = render(pipeline, target)
-    for loss in rendering.losses:
-        print(loss.format(pipeline.source))
-    if check:
-        stale = False
-        for rel, text in sorted(rendering.files.items()):
-            on_disk = _read_or_none(out / rel)
-            if on_disk != text:
-                state = "out of date" if (out / rel).exists() else "missing"
-                again = f"cicd generate {file}" + (f" --out {out}" if out != Path(".") else "")
-                print(f"{out / rel}: {state}; run {again}", file=sys.stderr)
-                stale = True
-        return EXIT_FAILED if stale else EXIT_OK
-    for rel, text in sorted(rendering.files.items()):
-        _write_atomic(out / rel, text)
-        print(f"wrote {out / rel}", file=sys.stderr)
-    return EXIT_OK
+        return import_(args.file, args.output, args.provider)
+    if command == "translate":
+        from .commands.importing import translate
 
+        out = Path(args.out) if args.out else None
+        return translate(args.file, args.provider, args.target, out, args.strict)
+    if command == "audit":
+        from .commands.audit import audit
 
-def _read_or_none(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+        return audit(args.paths, args.json)
+    if command == "run":
+        from .commands.run import run
 
+        return run(args)
+    if command in ("plan", "sync"):
+        from .commands.sync import plan_or_sync
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return plan_or_sync(args)
+    if command in ("trigger", "status", "watch", "cancel", "logs", "runs"):
+        from .commands.runs import runs
 
-
-def _schema() -> int:
-    print(json.dumps(pipeline_json_schema(), indent=2, sort_keys=True))
-    return EXIT_OK
-
-
-def _import(file: str, output: str | None, provider: str | None) -> int:
-    imported = import_pipeline(Path(file), provider)  # type: ignore[arg-type]
-    for note in imported.notes:
-        print(note.format(), file=sys.stderr)
-    text = dump_neutral(imported)
-    if output is None:
-        sys.stdout.write(text)
-        return EXIT_OK
-    _write_atomic(Path(output), text)
-    print(f"wrote {output} ({_count(len(imported.notes), 'note')})", file=sys.stderr)
-    return EXIT_OK
-
-
-def _translate(file: str, provider: str | None, target: str, out: Path | None, strict: bool) -> int:
-    imported = import_pipeline(Path(file), provider)  # type: ignore[arg-type]
-    rendering = render(imported.pipeline, target)
-    report = [n.format() for n in _lost_notes(imported, target)]
-    # The import notes already name each construct kept in the source provider's escape
-    # hatch, one by one; the renderer's summary of those hatches would say it twice.
-    hatch_rule = f"{imported.provider}-only"
-    report += [
-        f"{file}: {_loss_text(loss, imported)}"
-        for loss in rendering.losses
-        if loss.rule != hatch_rule
-    ]
-    for line in report:
-        print(line, file=sys.stderr)
-    if out is None:
-        for rel, text in sorted(rendering.files.items()):
-            if len(rendering.files) > 1:
-                sys.stdout.write(f"# --- {rel}\n")
-            sys.stdout.write(text)
-    else:
-        for rel, text in sorted(rendering.files.items()):
-            _write_atomic(out / rel, text)
-            print(f"wrote {out / rel}", file=sys.stderr)
-    print(
-        f"{file} -> {target}: {_count(len(report), 'construct')} did not carry over exactly",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED if strict and report else EXIT_OK
-
-
-def _lost_notes(imported: Imported, target: str) -> list[Any]:
-    """Import notes that matter for ``target``: all of them, unless it is the same provider,
-    where what the escape hatch keeps comes back verbatim (only real changes count)."""
-    if target != imported.provider:
-        return list(imported.notes)
-    return [n for n in imported.notes if "kept verbatim" not in n.message]
-
-
-def _loss_text(loss: Loss, imported: Imported) -> str:
-    """A rendering loss with the job named as in the native file, not by model indices."""
-    text = loss.format()
-    path = loss.path
-    if len(path) >= 4 and path[0] == "stages" and path[2] == "jobs":
-        stage, job = path[1], path[3]
-        if not isinstance(stage, int) or not isinstance(job, int):
-            return text
-        try:
-            name = imported.pipeline.stages[stage].jobs[job].name
-        except IndexError:
-            return text
-        rest = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path[4:])
-        return f"{loss.target}: jobs.{name}{rest}: {loss.message} [{loss.rule}]"
-    return text
-
-
-def _audit(paths: Sequence[str], as_json: bool) -> int:
-    from .audit import audit_paths
-
-    report = audit_paths(paths)
-    if as_json:
-        print(json.dumps(report.as_json(), indent=2, sort_keys=True))
-    else:
-        print(report.format())
-    return EXIT_OK
-
-
-def _run(args: argparse.Namespace) -> int:
-    from .local_runner.progress import LiveProgress, format_plan, format_summary
-    from .local_runner.runner import RunOptions, run_local
-
-    pipeline = _load_for_run(Path(args.file), args.provider)
-    options = RunOptions(
-        environment=args.environment,
-        event=args.event,
-        branch=args.branch,
-        tag=args.tag,
-        base=args.base,
-        inputs=key_values("--input", args.input),
-        variables=key_values("--var", args.var),
-        jobs=args.jobs,
-        only=tuple(args.only),
-        dry_run=args.dry_run,
-        timeout=args.timeout,
-        project_dir=Path(args.project_dir) if args.project_dir else None,
-        env_file=Path(args.env_file) if args.env_file else None,
-        keep_workspaces=args.keep_workspaces,
-    )
-    # With --json, standard output holds the JSON object only; progress goes to stderr.
-    stream = sys.stderr if args.json else sys.stdout
-    progress = LiveProgress(stream)
-    try:
-        result = run_local(pipeline, options, None if args.dry_run else progress)
-    finally:
-        progress.close()
-    if args.json:
-        print(json.dumps(result, indent=2))
-    elif args.dry_run:
-        print(format_plan(result))
-    else:
-        print(format_summary(result))
-    return EXIT_FAILED if result["status"] in ("failed", "cancelled") else EXIT_OK
-
-
-def _remote(args: argparse.Namespace) -> int:
-    """``cicd plan`` / ``cicd sync`` on one or both providers."""
-    from .backends.remote import open_backends
-
-    pipeline = load_pipeline(args.file)
-    trace = (lambda line: print(line, file=sys.stderr)) if args.debug else None
-    backends = open_backends(
-        args.provider,
-        repo=args.repo,
-        project=args.project,
-        github_url=args.github_url,
-        gitlab_url=args.gitlab_url,
-        budget=args.budget,
-        on_wait=lambda message: print(message, file=sys.stderr),
-        trace=trace,
-    )
-    for provider, backend in backends:
-        files = render(pipeline, provider).files
-        plan = backend.plan(files, branch=args.branch)
-        if args.command == "plan":
-            sys.stdout.write(plan.format())
-            continue
-        message = args.message or f"cicd: sync CI files generated from {pipeline.name}"
-        result = backend.sync(plan, message=message, pull_request=args.pull_request)
-        if result.commit is None:
-            print(f"{provider} {plan.target}@{plan.branch}: nothing to change")
-            continue
-        moved = " (the branch had moved; planned again)" if result.replanned else ""
-        print(
-            f"{provider} {plan.target}: committed {result.commit[:12]} on {result.branch}{moved}"
-            + (f"; review: {result.pull_request_url}" if result.pull_request_url else "")
-            + (f"; {result.url}" if result.url and not result.pull_request_url else "")
-        )
-    return EXIT_OK
-
-
-def key_values(flag: str, items: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{flag} {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
-
-
-def _load_for_run(path: Path, provider: str | None) -> Any:
-    """A neutral pipeline file, or a native one through its importer (notes on stderr)."""
-    if provider is None and not _is_native_name(path):
-        return load_pipeline(path)
-    imported = import_pipeline(path, provider)  # type: ignore[arg-type]
-    for note in imported.notes:
-        print(note.format(), file=sys.stderr)
-    return imported.pipeline
-
-
-def _is_native_name(path: Path) -> bool:
-    parts = path.resolve().parts
-    if ".github" in parts and "workflows" in parts:
-        return True
-    return path.name.endswith(".gitlab-ci.yml") or ".gitlab" in parts
+        return runs(args)
+    raise AssertionError(f"the parser knows the command {command!r}; nothing carries it out")
 
 
 if __name__ == "__main__":  # pragma: no cover

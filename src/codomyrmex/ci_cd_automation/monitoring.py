@@ -52,7 +52,7 @@ Alerts, each ``{"kind", "severity", "job", "message"}`` (``job`` None for run-wi
   recorded for the run's repository.
 
 Raises ``MonitoringError`` for an unknown pipeline or run and for a store that is missing or
-cannot be read; ``ValueError`` for an unknown keyword.
+cannot be read; ``UsageError`` (a ``ValueError``) for an unknown keyword.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import CICDError, MonitoringError
+from .errors import CICDError, MonitoringError, UsageError
 from .store import DEFAULT_PATH, JobRunRecord, RunFilter, RunRecord, Store
 
 __all__ = ["WEIGHTS", "health_terms", "monitor_pipeline_health"]
@@ -129,7 +129,7 @@ def monitor_pipeline_health(pipeline_id: str, **kwargs: Any) -> dict[str, Any]:
 
     Raises:
         MonitoringError: unknown pipeline or run; a missing or unreadable store.
-        ValueError: an unknown keyword or a bad value.
+        UsageError: an unknown keyword or a bad value.
     """
     options = _options(kwargs)
     if not options.store_path.is_file():
@@ -177,16 +177,16 @@ def health_terms(run: RunRecord, history: list[RunRecord], *, now: datetime) -> 
 def _options(kwargs: dict[str, Any]) -> _Options:
     unknown = sorted(set(kwargs) - _OPTIONS)
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"monitor_pipeline_health: unknown option {unknown[0]!r};"
             f" known: {', '.join(sorted(_OPTIONS))}"
         )
     now = kwargs.get("now") or datetime.now(UTC)
     if now.tzinfo is None:
-        raise ValueError("monitor_pipeline_health: now must be an aware datetime")
+        raise UsageError("monitor_pipeline_health: now must be an aware datetime")
     history = int(kwargs.get("history", 20))
     if history < 0:
-        raise ValueError(f"monitor_pipeline_health: history must not be negative, not {history}")
+        raise UsageError(f"monitor_pipeline_health: history must not be negative, not {history}")
     remaining = kwargs.get("rate_limit_remaining")
     limit = kwargs.get("rate_limit_limit")
     return _Options(

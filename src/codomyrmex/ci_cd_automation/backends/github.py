@@ -100,7 +100,7 @@ from github.GitRef import GitRef
 from github.InputGitTreeElement import InputGitTreeElement
 from github.Repository import Repository
 
-from ..errors import ProviderError, RateLimitError, SyncConflictError
+from ..errors import ProviderError, RateLimitError, SyncConflictError, UsageError
 from . import transport
 from .base import Plan, ProviderName, RemoteJob, RemoteRun, RunStatus, SyncResult, api_time, compare
 from .credentials import Credentials
@@ -452,7 +452,7 @@ class GitHubBackend:
         job in the order GitHub lists them, each after a ``== name ==`` line.
 
         Raises:
-            ValueError: no job of that name in the run.
+            UsageError: no job of that name in the run.
         """
         if job is not None and job.isdigit():
             return self._job_log(job)
@@ -462,7 +462,7 @@ class GitHubBackend:
                 if candidate.name == job:
                     return self._job_log(candidate.provider_job_id)
             names = ", ".join(f'"{j.name}"' for j in jobs) or "none"
-            raise ValueError(f'github run {run_id} has no job "{job}" (jobs: {names})')
+            raise UsageError(f'github run {run_id} has no job "{job}" (jobs: {names})')
         parts = []
         for entry in jobs:
             if entry.status in ("queued", "skipped"):
@@ -476,7 +476,7 @@ class GitHubBackend:
 
     def _run_url(self, run_id: str) -> str:
         if not run_id.isdigit():
-            raise ValueError(f'github run id must be a number, got "{run_id}"')
+            raise UsageError(f'github run id must be a number, got "{run_id}"')
         return f"/repos/{self.repo}/actions/runs/{run_id}"
 
     def _find_dispatched(self, url: str, name: str, ref: str, dispatched: datetime) -> RemoteRun:

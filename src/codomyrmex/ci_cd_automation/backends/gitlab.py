@@ -99,7 +99,7 @@ import gitlab as gitlab_api
 import requests
 from gitlab.v4.objects import Project
 
-from ..errors import ProviderError, RateLimitError, SyncConflictError
+from ..errors import ProviderError, RateLimitError, SyncConflictError, UsageError
 from .base import (
     FileChange,
     Plan,
@@ -415,7 +415,7 @@ class GitLabBackend:
         """The pipeline ``run_id`` now; with ``jobs`` every job of it, retried ones included.
 
         Raises:
-            ValueError: ``run_id`` is not a pipeline id (a number).
+            UsageError: ``run_id`` is not a pipeline id (a number).
             ProviderError: no such pipeline, or a request failed.
         """
         number = _pipeline_id(run_id)
@@ -494,7 +494,7 @@ class GitLabBackend:
         """Ask GitLab to cancel the pipeline (its jobs go through ``canceling``).
 
         Raises:
-            ValueError: ``run_id`` is not a pipeline id.
+            UsageError: ``run_id`` is not a pipeline id.
             ProviderError: no such pipeline, not allowed, or a request failed.
         """
         number = _pipeline_id(run_id)
@@ -509,7 +509,7 @@ class GitLabBackend:
         writes them. A job that is queued or skipped has no log yet: it is not asked for.
 
         Raises:
-            ValueError: ``run_id`` is not a pipeline id, or the pipeline has no such job.
+            UsageError: ``run_id`` is not a pipeline id, or the pipeline has no such job.
             ProviderError: a request failed.
         """
         number = _pipeline_id(run_id)
@@ -521,7 +521,7 @@ class GitLabBackend:
         ][-1:]
         if not chosen:
             names = ", ".join(sorted({f'"{j.name}"' for j in jobs})) or "none"
-            raise ValueError(
+            raise UsageError(
                 f'gitlab {self.project}: pipeline {number} has no job "{job}" (jobs: {names})'
             )
         return self._log(chosen[0])
@@ -634,7 +634,7 @@ def _maybe_moved(exc: ProviderError) -> bool:
 def _pipeline_id(run_id: str) -> str:
     text = str(run_id).strip()
     if not text.isdigit():
-        raise ValueError(f"a GitLab pipeline id is a number, not {run_id!r}")
+        raise UsageError(f"a GitLab pipeline id is a number, not {run_id!r}")
     return text
 
 

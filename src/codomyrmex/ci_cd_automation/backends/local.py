@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import CICDError
+from ..errors import CICDError, UsageError
 from ..local_runner.plan import label
 from ..local_runner.runner import OWNER_FILE, STATE_DIR, RunOptions, owner_mark, run_local
 from ..model.pipeline import Pipeline
@@ -138,5 +138,5 @@ def _job(record: JobRunRecord) -> RemoteJob:
 
 def _number(run_id: str) -> int:
     if not run_id.isdigit():
-        raise ValueError(f"a local run id is a number, got {run_id!r}")
+        raise UsageError(f"a local run id is a number, got {run_id!r}")
     return int(run_id)

@@ -4,7 +4,7 @@ This module owns the step from ``--provider github|gitlab|both``, ``--repo``/``-
 the base-URL flags and the request budget to ready ``Backend`` objects, so the command line and
 the Python API agree on what is required: ``github`` needs ``owner/name``, ``gitlab`` needs
 ``group/name`` (any depth of subgroups), ``both`` needs both. Missing or malformed names are a
-``ValueError`` (bad input) before any credential is read or any request is sent.
+``UsageError`` (bad input) before any credential is read or any request is sent.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import cast
 
+from ..errors import UsageError
 from .base import Backend, ProviderName
 from .credentials import load_credentials
 from .transport import Policy
@@ -35,21 +36,21 @@ def open_backends(
     """The backends for ``provider`` (``github``, ``gitlab`` or ``both``), in that order.
 
     Raises:
-        ValueError: a missing or malformed ``repo``/``project``, an unknown provider, a budget
+        UsageError: a missing or malformed ``repo``/``project``, an unknown provider, a budget
             below 1.
         CICDError: no token (see ``credentials.load_credentials``).
     """
     if provider not in ("github", "gitlab", "both"):
-        raise ValueError(f'unknown provider "{provider}": use github, gitlab or both')
+        raise UsageError(f'unknown provider "{provider}": use github, gitlab or both')
     if budget is not None and budget < 1:
-        raise ValueError(f"--budget must be at least 1, got {budget}")
+        raise UsageError(f"--budget must be at least 1, got {budget}")
     wanted = cast("list[ProviderName]", ["github", "gitlab"] if provider == "both" else [provider])
     if "github" in wanted and not (repo and _GITHUB_REPO.match(repo)):
-        raise ValueError(
+        raise UsageError(
             f'GitHub needs a repository "OWNER/NAME" (--repo; repo= in Python), got {repo!r}'
         )
     if "gitlab" in wanted and not (project and _GITLAB_PROJECT.match(project)):
-        raise ValueError(
+        raise UsageError(
             f'GitLab needs a project "GROUP/NAME" (--project; project= in Python), got {project!r}'
         )
     policy = Policy(budget=budget, on_wait=on_wait, trace=trace)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..errors import UsageError
 from ..model.graph import ResolvedJob, ancestors, direct_needs, resolve_jobs
 from ..model.matrix import expand_matrix
 from ..model.pipeline import Pipeline, Scalar, scalar_text
@@ -101,7 +102,7 @@ def build_plan(
     """Expand ``pipeline`` into job instances for ``event``.
 
     Raises:
-        ValueError: an unknown ``--only`` job, ``--var`` or ``--input`` name, or an input value
+        UsageError: an unknown ``--only`` job, ``--var`` or ``--input`` name, or an input value
             its declaration refuses (one line each, naming what is known).
     """
     values = _variables(pipeline, variables or {})
@@ -146,7 +147,7 @@ def _selected(pipeline: Pipeline, only: Sequence[str]) -> set[str]:
     for name in only:
         if name not in graph:
             known = ", ".join(f'"{n}"' for n in graph)
-            raise ValueError(f'--only: no job "{name}" in the pipeline (jobs: {known})')
+            raise UsageError(f'--only: no job "{name}" in the pipeline (jobs: {known})')
         keep.add(name)
         keep.update(ancestors(graph, name))
     return keep
@@ -157,7 +158,7 @@ def _variables(pipeline: Pipeline, overrides: Mapping[str, str]) -> dict[str, st
     for name, value in overrides.items():
         if name not in values:
             known = ", ".join(f'"{n}"' for n in values) or "none"
-            raise ValueError(
+            raise UsageError(
                 f'--var: the pipeline declares no variable "{name}" (declared: {known})'
             )
         values[name] = value
@@ -172,7 +173,7 @@ def _inputs(pipeline: Pipeline, given: Mapping[str, str], event: SimulatedEvent)
     for name in given:
         if name not in declared:
             known = ", ".join(f'"{n}"' for n in declared) or "none"
-            raise ValueError(
+            raise UsageError(
                 f'--input: the pipeline declares no input "{name}" (declared: {known})'
             )
     out: dict[str, str] = {}
@@ -181,15 +182,15 @@ def _inputs(pipeline: Pipeline, given: Mapping[str, str], event: SimulatedEvent)
             value = given[name]
             if spec.options and value not in spec.options:
                 options = ", ".join(f'"{o}"' for o in spec.options)
-                raise ValueError(f'--input {name}: "{value}" is not one of {options}')
+                raise UsageError(f'--input {name}: "{value}" is not one of {options}')
             if spec.kind == "boolean" and value not in ("true", "false"):
-                raise ValueError(f'--input {name}: "{value}" is not a boolean (true or false)')
+                raise UsageError(f'--input {name}: "{value}" is not a boolean (true or false)')
             if spec.kind == "number" and not _is_number(value):
-                raise ValueError(f'--input {name}: "{value}" is not a number')
+                raise UsageError(f'--input {name}: "{value}" is not a number')
         elif spec.default is not None:
             value = scalar_text(spec.default)
         elif spec.required and event.event == "manual":
-            raise ValueError(
+            raise UsageError(
                 f"--input {name}: required by the manual trigger; give --input {name}=VALUE"
             )
         else:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import PipelineExecutionError
+from ..errors import PipelineExecutionError, UsageError
 from ..model.pipeline import Pipeline
 from ..store import NewJob, NewRun, RunFilter, Store
 from . import scheduler as sched
@@ -98,7 +98,7 @@ def project_root(given: Path | None = None) -> Path:
     """``given``, else the git work tree holding the current directory, else the current one."""
     if given is not None:
         if not given.is_dir():
-            raise ValueError(f"--project-dir {given}: not a directory")
+            raise UsageError(f"--project-dir {given}: not a directory")
         return given.resolve()
     top = (git_output(["rev-parse", "--show-toplevel"], Path.cwd()) or "").strip()
     return Path(top).resolve() if top else Path.cwd().resolve()
@@ -108,12 +108,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed).
 
     Raises:
-        ValueError: a line is not an assignment (``FILE:LINE: ...``), or the file is unreadable.
+        UsageError: a line is not an assignment (``FILE:LINE: ...``), or the file is unreadable.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"--env-file {path}: cannot read it ({exc})") from exc
+        raise UsageError(f"--env-file {path}: cannot read it ({exc})") from exc
     out: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -124,7 +124,7 @@ def read_env_file(path: Path) -> dict[str, str]:
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep or not key.replace("_", "a").isalnum() or key[0].isdigit():
-            raise ValueError(f"{path}:{number}:1: expected KEY=VALUE, got {raw.strip()[:40]!r}")
+            raise UsageError(f"{path}:{number}:1: expected KEY=VALUE, got {raw.strip()[:40]!r}")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
@@ -138,7 +138,7 @@ def run_local(
     """Run ``pipeline`` on this machine; see the module docstring.
 
     Raises:
-        ValueError: bad input (an unknown job, input or variable, a bad env file or event).
+        UsageError: bad input (an unknown job, input or variable, a bad env file or event).
         PipelineExecutionError: the runner itself could not go on (the store, the disk).
     """
     observer = observer or RunObserver()
@@ -164,7 +164,7 @@ def run_local(
         return _dry_run_result(plan, time.monotonic() - began)
     workers = options.jobs if options.jobs is not None else os.cpu_count() or 1
     if workers < 1:
-        raise ValueError(f"--jobs must be at least 1, got {workers}")
+        raise UsageError(f"--jobs must be at least 1, got {workers}")
     environ = os.environ if options.environ is None else options.environ
     declared = _declared_secrets(pipeline)
     secrets = {

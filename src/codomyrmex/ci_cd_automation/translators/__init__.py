@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import Literal
 
+from ..errors import UsageError
 from ..model.pipeline import Pipeline
 from .fidelity import Loss, Rendering
 
@@ -21,10 +22,10 @@ def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
     """Generate the native files of ``pipeline`` for ``target`` (github, gitlab or all).
 
     Raises:
-        ValueError: when ``target`` is not one of the three.
+        UsageError: when ``target`` is not one of the three.
     """
     if target not in (*TARGETS, "all"):
-        raise ValueError(f'unknown target "{target}": use github, gitlab or all')
+        raise UsageError(f'unknown target "{target}": use github, gitlab or all')
     source = pipeline.source
     name = PurePath(source.file).name if source else None
     render_github, render_gitlab = _generators()
@@ -39,7 +40,7 @@ def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
 def fidelity_losses(pipeline: Pipeline, target: Target | str = "all") -> tuple[Loss, ...]:
     """The losses ``render`` would report, without writing the YAML (cheaper: an audit)."""
     if target not in (*TARGETS, "all"):
-        raise ValueError(f'unknown target "{target}": use github, gitlab or all')
+        raise UsageError(f'unknown target "{target}": use github, gitlab or all')
     losses: tuple[Loss, ...] = ()
     render_github, render_gitlab = _generators()
     if target in ("github", "all"):

@@ -1,13 +1,11 @@
-"""The run commands of ``cicd``: trigger, status, watch, cancel, logs and ``runs pull``.
+"""The run commands: ``trigger``, ``status``, ``watch``, ``cancel``, ``logs``, ``runs pull``.
 
 This module owns what those commands print and return; the work is the backends'
-(``RunBackend``), the watch loop's (``watch``) and the history's (``history``). Every run a
-command reads is saved to the store (``.cicd/state.db`` of the project, or ``--store``), so
-``monitor_pipeline_health`` sees remote runs without a separate pull. Output is one line per
-fact; waits for rate limits are announced on stderr by the transport's ``on_wait``.
-
-Exit codes: 0 done (``watch``: the run succeeded), 1 the run failed or was cancelled
-(``watch``), or a provider error; 2 bad input.
+(``RunBackend``), the watch loop's (``backends.watch``) and the history's
+(``backends.history``). Every run a command reads is saved to the store (``.cicd/state.db`` of
+the project, or ``--store``), so ``monitor_pipeline_health`` sees remote runs without a
+separate pull. Output is one line per fact; waits for rate limits are announced on stderr by
+the transport's ``on_wait``. ``watch`` exits 1 when the run failed or was cancelled.
 """
 
 from __future__ import annotations
@@ -20,18 +18,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+from ..backends.base import RemoteRun, RunBackend
+from ..backends.history import pull_runs, save_run
+from ..backends.watch import describe_job, watch
+from ..errors import UsageError
+from ..local_runner.runner import STATE_DIR, project_root
 from ..model.loader import load_pipeline
 from ..store import Store
-from .base import RemoteRun, RunBackend
-from .remote import open_backends
-from .watch import describe_job, watch
+from .shared import EXIT_FAILED, EXIT_OK, key_values, open_from_flags
 
 _AGE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str, now: datetime | None = None) -> datetime:
-    """``30d`` -> the time 30 days ago (m, h, d, w); an ISO date or time is taken as is."""
+    """``30d`` -> the time 30 days ago (m, h, d, w); an ISO date or time is taken as is.
+
+    Raises:
+        UsageError: neither an age nor an ISO date (the message names ``--since``).
+    """
     match = _AGE.match(text.strip())
     moment = now or datetime.now(UTC)
     if match:
@@ -39,44 +44,33 @@ def parse_age(text: str, now: datetime | None = None) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
+        raise UsageError(
             f'--since {text!r}: expected an age like "30d", "12h" or an ISO date'
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def run_command(args: argparse.Namespace) -> int:
+def runs(args: argparse.Namespace) -> int:
     """Carry out one of the run commands; returns the exit code."""
-    ((_, opened),) = open_backends(
-        args.provider,
-        repo=args.repo,
-        project=args.project,
-        github_url=args.github_url,
-        gitlab_url=args.gitlab_url,
-        budget=args.budget,
-        on_wait=lambda message: print(message, file=sys.stderr),
-        trace=(lambda line: print(line, file=sys.stderr)) if args.debug else None,
-    )
+    ((_, opened),) = open_from_flags(args)
     backend = cast("RunBackend", opened)
     if args.command == "runs":
         return _pull(backend, args)
     if args.command == "trigger":
         pipeline = load_pipeline(args.file)
-        from ..cli import key_values
-
         inputs = key_values("--input", args.input)
         run = backend.trigger(ref=args.ref, inputs=inputs, workflow=f"{pipeline.name}.yml")
         _save(run)
         where = f" {run.url}" if run.url else ""
         print(f"{run.provider} {run.target}: run {run.provider_run_id} {run.status}{where}")
-        return 0
+        return EXIT_OK
     if args.command == "cancel":
         backend.cancel(args.run)
         print(f"{args.provider}: cancellation of run {args.run} requested")
-        return 0
+        return EXIT_OK
     if args.command == "logs":
         sys.stdout.write(backend.logs(args.run, job=args.job))
-        return 0
+        return EXIT_OK
     run = backend.get_run(args.run)
     if args.command == "status":
         _save(run)
@@ -84,7 +78,7 @@ def run_command(args: argparse.Namespace) -> int:
             print(json.dumps(_as_json(run), indent=2))
         else:
             _print_run(run)
-        return 0
+        return EXIT_OK
     report = watch(
         backend,
         run,
@@ -94,22 +88,18 @@ def run_command(args: argparse.Namespace) -> int:
     )
     _save(report.run)
     print(f"{report.polls} polls; run {report.run.provider_run_id} {report.run.status}")
-    return 0 if report.run.status == "success" else 1
+    return EXIT_OK if report.run.status == "success" else EXIT_FAILED
 
 
 def _pull(backend: RunBackend, args: argparse.Namespace) -> int:
-    from .history import pull_runs
-
     since = parse_age(args.since) if args.since else None
     with Store(_store_path(args.store)) as store:
         report = pull_runs(backend, store, since=since)
     print(report.format())
-    return 0
+    return EXIT_OK
 
 
 def _save(run: RemoteRun) -> None:
-    from .history import save_run
-
     with Store(_store_path(None)) as store:
         save_run(store, run)
 
@@ -117,8 +107,6 @@ def _save(run: RemoteRun) -> None:
 def _store_path(given: str | None) -> Path:
     if given:
         return Path(given)
-    from ..local_runner.runner import STATE_DIR, project_root
-
     return project_root() / STATE_DIR / "state.db"
 
 

@@ -1,0 +1,37 @@
+"""``cicd plan`` and ``cicd sync``: the generated files against a repository's branch.
+
+``plan`` prints, per provider, which files would be created, updated or left unchanged.
+``sync`` commits them as one commit (or on a new branch with a pull/merge request), and
+commits nothing when nothing changed. The work is the backends' (``Backend.plan``/``sync``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..model.loader import load_pipeline
+from ..translators import render
+from .shared import EXIT_OK, open_from_flags
+
+
+def plan_or_sync(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.file)
+    for provider, backend in open_from_flags(args):
+        files = render(pipeline, provider).files
+        plan = backend.plan(files, branch=args.branch)
+        if args.command == "plan":
+            sys.stdout.write(plan.format())
+            continue
+        message = args.message or f"cicd: sync CI files generated from {pipeline.name}"
+        result = backend.sync(plan, message=message, pull_request=args.pull_request)
+        if result.commit is None:
+            print(f"{provider} {plan.target}@{plan.branch}: nothing to change")
+            continue
+        moved = " (the branch had moved; planned again)" if result.replanned else ""
+        print(
+            f"{provider} {plan.target}: committed {result.commit[:12]} on {result.branch}{moved}"
+            + (f"; review: {result.pull_request_url}" if result.pull_request_url else "")
+            + (f"; {result.url}" if result.url and not result.pull_request_url else "")
+        )
+    return EXIT_OK
