@@ -22,7 +22,8 @@ import pytest
 
 from codomyrmex.ci_cd_automation.cli import main
 from codomyrmex.ci_cd_automation.store import Store
-from tests.local_runner.test_runner import SECRET, make_repo, pids_in, survivors
+from testing.repos import make_repo
+from testing.runs import SECRET, pids_in, survivors
 
 GUARD = 20.0
 

@@ -18,22 +18,10 @@ from codomyrmex.ci_cd_automation.local_runner.process import (
     ScriptProcess,
     run_script,
 )
+from testing.runs import alive, pids_in
 
 # Upper bound for a test's run, a guard against hangs and never a speed assertion.
 GUARD = 20.0
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (killed, not yet reaped by init) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2] != "Z"
 
 
 def finishes(call: Callable[[], ProcessResult]) -> ProcessResult:
@@ -54,10 +42,6 @@ def finishes(call: Callable[[], ProcessResult]) -> ProcessResult:
     if errors:
         raise errors[0]
     return results[0]
-
-
-def read_pids(path: Path) -> list[int]:
-    return [int(word) for word in path.read_text().split()]
 
 
 def run(tmp_path: Path, script: str, **kwargs: Any) -> ProcessResult:
@@ -107,7 +91,7 @@ def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     assert not result.cancelled
     assert result.exit_code is None
     assert result.signal == signal.SIGTERM
-    for pid in [*read_pids(pids), result.pid]:
+    for pid in [*pids_in(pids), result.pid]:
         assert not alive(pid)
     assert "late" not in (tmp_path / "job.log").read_text()
 
@@ -118,7 +102,7 @@ def test_sigkill_after_grace_for_members_that_ignore_sigterm(tmp_path: Path) -> 
     result = run(tmp_path, script, timeout=0.3, grace=0.3)
     assert result.timed_out
     assert result.signal == signal.SIGKILL
-    for pid in [*read_pids(pids), result.pid]:
+    for pid in [*pids_in(pids), result.pid]:
         assert not alive(pid)
 
 
@@ -128,7 +112,7 @@ def test_background_processes_do_not_outlive_a_normal_exit(tmp_path: Path) -> No
     script = f"sleep 30 & echo $! >> {pids}; sleep 30 >/dev/null 2>&1 & echo $! >> {pids}; exit 0"
     result = run(tmp_path, script, grace=1.0)
     assert result.ok
-    for pid in read_pids(pids):
+    for pid in pids_in(pids):
         assert not alive(pid)
 
 
@@ -143,14 +127,14 @@ def test_kept_background_processes_run_and_log_until_stopped(tmp_path: Path) -> 
     result = finishes(process.wait)
     assert result.ok and process.background
     assert "now" in log.read_text()
-    assert all(alive(pid) for pid in read_pids(pids))
+    assert all(alive(pid) for pid in pids_in(pids))
     end = time.monotonic() + 10
     while "later" not in log.read_text():  # the reader goes on logging them
         assert time.monotonic() < end, log.read_text()
         time.sleep(0.05)
     assert process.stop_background() is True
     assert not process.background
-    for pid in read_pids(pids):
+    for pid in pids_in(pids):
         assert not alive(pid)
     assert process.stop_background() is False  # once is enough
 
@@ -178,7 +162,7 @@ def test_cancel_method_from_another_thread(tmp_path: Path) -> None:
     canceller.join()
     assert result.cancelled
     assert not result.timed_out
-    for pid in [*read_pids(pids), result.pid]:
+    for pid in [*pids_in(pids), result.pid]:
         assert not alive(pid)
     assert process.wait() is result  # waiting again returns the same result
 
@@ -276,7 +260,7 @@ def test_callback_error_stops_the_process_and_is_raised(tmp_path: Path) -> None:
     )
     with pytest.raises(RuntimeError, match="cannot show 'hello'"):
         finishes(process.wait)
-    for pid in read_pids(pids):
+    for pid in pids_in(pids):
         assert not alive(pid)
 
 

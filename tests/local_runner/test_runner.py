@@ -13,9 +13,7 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,46 +22,14 @@ import pytest
 
 from codomyrmex.ci_cd_automation import PipelineExecutionError, load_pipeline, run_pipeline
 from codomyrmex.ci_cd_automation.store import RunRecord, Store
+from testing.repos import git, make_repo
+from testing.runs import SECRET, pids_in, survivors
 
 # Upper bound for one run, a guard against hangs and never a speed assertion: the jobs that
 # must be stopped sleep 30 s, so finishing within GUARD means they were stopped.
 GUARD = 20.0
 
-SECRET = "s3cr3t-Value-8x7q"
-
-
 # --- helpers -----------------------------------------------------------------------------
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
-def make_repo(
-    repo: Path, pipeline: str, files: dict[str, str] | None = None, **subst: object
-) -> Path:
-    """A git repository holding ``pipeline.yaml`` (``@NAME@`` replaced by ``subst``) and
-    ``files`` (default: ``file.txt`` saying hello), all committed on ``main``."""
-    repo.mkdir(parents=True, exist_ok=True)
-    text = textwrap.dedent(pipeline)
-    for name, value in subst.items():
-        text = text.replace(f"@{name}@", str(value))
-    (repo / "pipeline.yaml").write_text(text)
-    for name, content in (files if files is not None else {"file.txt": "hello\n"}).items():
-        path = repo / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "init")
-    return repo
 
 
 def run(repo: Path, **kwargs: Any) -> dict[str, Any]:
@@ -116,33 +82,6 @@ def log_of(result: dict[str, Any], label: str) -> str:
 def stored(repo: Path, result: dict[str, Any]) -> RunRecord:
     with Store(repo / ".cicd" / "state.db") as store:
         return store.get_run(int(result["run_id"]))
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (killed, not yet reaped) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2] != "Z"
-
-
-def pids_in(path: Path) -> list[int]:
-    return [int(word) for word in path.read_text().split()]
-
-
-def survivors(pids: list[int], grace: float = 3.0) -> list[int]:
-    """The ``pids`` still alive after waiting up to ``grace`` seconds for them to go."""
-    end = time.monotonic() + grace
-    while True:
-        left = [pid for pid in pids if alive(pid)]
-        if not left or time.monotonic() > end:
-            return left
-        time.sleep(0.05)
 
 
 def lines(path: Path) -> list[str]:

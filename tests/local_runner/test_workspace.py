@@ -18,34 +18,13 @@ from codomyrmex.ci_cd_automation.local_runner.workspace import (
     clone_file,
     tracked_files,
 )
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+from testing.repos import Executable, Link, git, make_repo
 
 
 @pytest.fixture(autouse=True)
 def _no_outer_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Git must not find a repository above ``tmp_path`` whatever the machine's layout."""
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ("git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args),
-        cwd=repo,
-        env={**os.environ, **GIT_ENV},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return done.stdout
 
 
 def write(path: Path, text: str, mode: int | None = None) -> Path:
@@ -56,31 +35,33 @@ def write(path: Path, text: str, mode: int | None = None) -> Path:
     return path
 
 
-def make_repo(root: Path) -> Path:
+def mixed_repo(root: Path) -> Path:
     """A repository with committed, staged, modified, deleted, ignored and untracked files."""
-    root.mkdir()
-    git(root, "init", "-q")
-    write(root / "a.txt", "a\n")
-    write(root / "sub/b.txt", "b\n")
-    write(root / "sub/deep/c.txt", "c\n")
-    write(root / "run.sh", "#!/bin/sh\necho hi\n", 0o755)
-    write(root / "gone.txt", "soon deleted\n")
-    write(root / ".gitignore", "*.log\n")
-    write(root / ".cicd/tracked-by-mistake", "x\n")
-    (root / "link").symlink_to("a.txt")
-    (root / "dirlink").symlink_to("sub")
-    (root / "dangling").symlink_to("nowhere")
-    git(root, "add", "-A")
-    git(root, "add", "-f", ".cicd/tracked-by-mistake")
-    git(root, "commit", "-q", "-m", "init")
-    (root / "gone.txt").unlink()
-    write(root / "a.txt", "a, edited but not committed\n")
-    write(root / "staged.txt", "staged\n")
-    git(root, "add", "staged.txt")
-    write(root / "build.log", "ignored\n")
-    write(root / "untracked.txt", "untracked\n")
-    write(root / ".cicd/runs/1/job.log", "runner state\n")
-    return root
+    return make_repo(
+        root,
+        files={
+            "a.txt": "a\n",
+            "sub/b.txt": "b\n",
+            "sub/deep/c.txt": "c\n",
+            "run.sh": Executable("#!/bin/sh\necho hi\n"),
+            "gone.txt": "soon deleted\n",
+            ".gitignore": "*.log\n",
+            ".cicd/tracked-by-mistake": "x\n",
+            "link": Link("a.txt"),
+            "dirlink": Link("sub"),
+            "dangling": Link("nowhere"),
+        },
+        force=[".cicd/tracked-by-mistake"],
+        then={
+            "gone.txt": None,
+            "a.txt": "a, edited but not committed\n",
+            "staged.txt": "staged\n",
+            "build.log": "ignored\n",
+            "untracked.txt": "untracked\n",
+            ".cicd/runs/1/job.log": "runner state\n",
+        },
+        stage=["staged.txt"],
+    )
 
 
 TRACKED = [
@@ -97,19 +78,19 @@ TRACKED = [
 
 
 def test_git_lists_tracked_files_present_in_the_working_tree(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
 
     assert tracked_files(repo) == TRACKED
 
 
 def test_git_limits_to_project_dir_with_paths_relative_to_it(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
 
     assert tracked_files(repo / "sub") == ["b.txt", "deep/c.txt"]
 
 
 def test_git_leaves_out_submodules(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     head = git(repo, "rev-parse", "HEAD").strip()
     git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},vendor/lib")
     (repo / "vendor/lib").mkdir(parents=True)
@@ -121,7 +102,7 @@ def test_git_leaves_out_submodules(tmp_path: Path) -> None:
 def test_git_leaves_out_files_beyond_a_symlink_and_files_turned_into_folders(
     tmp_path: Path,
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     outside = tmp_path / "outside"
     write(outside / "deep/c.txt", "outside the repository\n")
     (repo / "sub/deep/c.txt").unlink()
@@ -158,7 +139,7 @@ def test_outside_git_every_file_but_git_and_runner_folders(tmp_path: Path) -> No
 def test_without_git_installed_every_file_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     empty = tmp_path / "no-tools"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
@@ -187,7 +168,7 @@ def test_a_failing_git_is_one_line_error(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_snapshot_copies_tracked_files_as_they_are_now(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
 
     snap = Snapshot.take(repo, tmp_path / "run/snapshot")
 
@@ -200,7 +181,7 @@ def test_snapshot_copies_tracked_files_as_they_are_now(tmp_path: Path) -> None:
 
 
 def test_snapshot_has_its_own_shallow_git_without_a_way_back(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     git(repo, "commit", "-q", "-m", "second")
     head = git(repo, "rev-parse", "HEAD").strip()
     snap = Snapshot.take(repo, tmp_path / "snapshot")
@@ -220,7 +201,7 @@ def test_snapshot_has_its_own_shallow_git_without_a_way_back(tmp_path: Path) -> 
 def test_snapshot_of_a_folder_inside_a_repository_or_outside_git_has_no_git(
     tmp_path: Path,
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     inside = Snapshot.take(repo / "sub", tmp_path / "inside")
     plain = tmp_path / "plain"
     write(plain / "x.txt", "x\n")
@@ -232,7 +213,7 @@ def test_snapshot_of_a_folder_inside_a_repository_or_outside_git_has_no_git(
 
 
 def test_snapshot_keeps_modes_and_symlinks_through_clones(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     write(repo / "readonly.txt", "r\n", 0o444)
     git(repo, "add", "readonly.txt")
     snap = Snapshot.take(repo, tmp_path / "snapshot")
@@ -258,7 +239,7 @@ def test_snapshot_keeps_modes_and_symlinks_through_clones(tmp_path: Path) -> Non
 
 
 def test_a_job_editing_its_workspace_changes_nothing_else(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     snap = Snapshot.take(repo, tmp_path / "snapshot")
     first, second = tmp_path / "jobs/first", tmp_path / "jobs/second"
     snap.clone_into(first)
@@ -283,7 +264,7 @@ def test_a_job_editing_its_workspace_changes_nothing_else(tmp_path: Path) -> Non
 
 
 def test_the_snapshot_ignores_later_edits_of_the_checkout(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     snap = Snapshot.take(repo, tmp_path / "snapshot")
 
     write(repo / "a.txt", "edited during the run\n")
@@ -293,7 +274,7 @@ def test_the_snapshot_ignores_later_edits_of_the_checkout(tmp_path: Path) -> Non
 
 
 def test_take_refuses_an_existing_destination(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     (tmp_path / "snapshot").mkdir()
 
     with pytest.raises(FileExistsError):
@@ -301,7 +282,7 @@ def test_take_refuses_an_existing_destination(tmp_path: Path) -> None:
 
 
 def test_clone_into_accepts_an_empty_folder_and_refuses_a_used_one(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     snap = Snapshot.take(repo, tmp_path / "snapshot")
     (tmp_path / "empty").mkdir()
     write(tmp_path / "used/left-over.txt", "x\n")
@@ -314,7 +295,7 @@ def test_clone_into_accepts_an_empty_folder_and_refuses_a_used_one(tmp_path: Pat
 
 
 def test_a_snapshot_folder_can_be_described_again(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
+    repo = mixed_repo(tmp_path / "repo")
     taken = Snapshot.take(repo, tmp_path / "snapshot")
 
     again = Snapshot(taken.root, list(taken.files))
