@@ -7,10 +7,7 @@ the entry point and that no traceback ever reaches a user.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -19,6 +16,7 @@ from ruamel.yaml import YAML
 
 from codomyrmex.ci_cd_automation.cli import main
 from codomyrmex.ci_cd_automation.commands import generate as generate_command
+from testing.cli import run_cicd, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "pipelines"
@@ -37,28 +35,6 @@ stages:
 """
 WORKFLOW = Path(".github/workflows/demo.yml")
 GITLAB = Path(".gitlab-ci.yml")
-
-
-def run_cicd(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
-    return subprocess.run(
-        [sys.executable, "-m", "codomyrmex.ci_cd_automation.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under ``folder`` with its bytes and modification time."""
-    return {
-        p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture

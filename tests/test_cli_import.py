@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from codomyrmex.ci_cd_automation.cli import main
-
-from .test_cli import run_cicd, snapshot
+from testing.cli import run_cicd, snapshot
 
 GITLAB = """\
 stages: [build, test, deploy]
