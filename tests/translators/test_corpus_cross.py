@@ -1,4 +1,4 @@
-"""Cross-provider output over the corpus (issue 3): every corpus file that imports is
+"""Cross-provider output over the corpus: every corpus file that imports is
 generated for the OTHER provider, and the target's judges read all of it in batches.
 
 * GitHub output (from GitLab files): check-jsonschema (vendor.github-workflows), actionlint

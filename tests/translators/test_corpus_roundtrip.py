@@ -1,4 +1,4 @@
-"""Same-provider round trips (issue 3): import a native file, generate it again for the same
+"""Same-provider round trips: import a native file, generate it again for the same
 provider, and compare both with the normalising checker in ``testing/roundtrip``.
 
 Two kinds of tests:

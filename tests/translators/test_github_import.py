@@ -1,4 +1,4 @@
-"""Importing native GitHub Actions workflows into neutral pipeline data (issue 3)."""
+"""Importing native GitHub Actions workflows into neutral pipeline data."""
 
 from __future__ import annotations
 

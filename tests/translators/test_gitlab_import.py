@@ -1,4 +1,4 @@
-"""Reading native .gitlab-ci.yml into the neutral model (issue 3): one test per construct."""
+"""Reading native .gitlab-ci.yml into the neutral model: one test per construct."""
 
 from __future__ import annotations
 
