@@ -38,6 +38,7 @@ from ..model.graph import (
     needs_for,
     resolve_jobs,
 )
+from ..model.patterns import literal_prefix
 from ..model.pipeline import Cache as CacheSpec
 from ..model.pipeline import (
     CacheStep,
@@ -58,6 +59,7 @@ from ..model.pipeline import (
 from ..model.templates import Expr, HashCall, Ref, split_template
 from . import pins
 from .fidelity import LossLog, Rendering, report_other_hatches
+from .github_words import CI_FACTS, EVENT_NAMES, RUNNER_LABELS
 from .merge import deep_merge
 from .shell import (
     PYTHON_TEMPLATE_LOSS,
@@ -71,22 +73,6 @@ from .shell import (
 from .yamlout import Commented, dump_yaml, generated_header
 
 TARGET = "github"
-RUNNER_LABELS = {"linux": "ubuntu-latest", "windows": "windows-latest", "macos": "macos-latest"}
-EVENT_NAMES = {
-    "push": "push",
-    "pull_request": "pull_request",
-    "schedule": "schedule",
-    "manual": "workflow_dispatch",
-}
-# The neutral ci.* facts as GitHub expressions (job-independent ones).
-CI_FACTS = {
-    "sha": "github.sha",
-    "ref": "github.ref",
-    "branch": "github.head_ref || (startsWith(github.ref, 'refs/heads/') && github.ref_name) || ''",
-    "event": "github.event_name == 'workflow_dispatch' && 'manual' || github.event_name",
-    "run_id": "github.run_id",
-    "workspace": "github.workspace",
-}
 ARTIFACT_DIR = "${{ runner.temp }}/cicd-artifacts"
 
 
@@ -526,15 +512,15 @@ class _GitHubTranslator:
         return groups
 
     def _ref_test(self, prefix: str, pattern: str, branch: bool, path: tuple[Any, ...]) -> str:
-        wildcard = re.search(r"[*?\[!]", pattern)
-        if not wildcard:
-            tests = [f"github.ref == {quote_literal(prefix + pattern)}"]
+        stem, rest = literal_prefix(pattern)
+        if not rest:
+            tests = [f"github.ref == {quote_literal(prefix + stem)}"]
             if branch:
-                tests.append(f"github.head_ref == {quote_literal(pattern)}")
+                tests.append(f"github.head_ref == {quote_literal(stem)}")
             return " || ".join(tests)
-        stem = pattern[: wildcard.start()]
-        rest = pattern[wildcard.start() :]
-        if rest not in ("*", "**"):
+        if rest != "**":
+            # Expressions have startsWith but no glob or regex match (GitHub docs, expression
+            # functions): only a trailing "**" is exact; "*" would also match deeper names.
             self.losses.add(
                 path,
                 f'GitHub expressions have no glob match; "{pattern}" is tested as the prefix '

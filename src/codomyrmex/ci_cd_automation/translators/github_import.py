@@ -1,54 +1,31 @@
-"""Native GitHub Actions workflow -> neutral pipeline file data (issue 3).
+"""Native GitHub Actions workflow -> neutral pipeline file data.
 
-What this module owns: reading one workflow file (ruamel round-trip, so anchors and aliases
-resolve and every node keeps its line) and producing the plain data of a neutral pipeline
-FILE (``name``, ``config``, ``stages``) together with notes on everything that did not map
-exactly. Invariants:
+What this module owns: reading one workflow (ruamel round-trip: aliases resolve, every node
+keeps its line) into the plain data of a neutral pipeline FILE (``name``, ``config``,
+``stages``) plus notes: triggers, workflow env and keys, jobs and their fields, and the repair
+loop. ``${{ }}`` expressions belong to ``github_expressions``, steps to ``github_steps``.
+Invariants:
 
-* Nothing is dropped silently. A construct without a neutral form is kept verbatim in the
-  escape hatch the GitHub generator deep-merges back (``config.github`` for the workflow,
-  the job's ``github:`` for a job, the step's ``github:`` for a step), and a ``Note``
-  (native path as ``jobs.<id>.steps[<n>].<key>``, why, rule id) says so.
-* As little as possible goes to a hatch: one step key, one ``env``/``with`` entry (a
-  ``GITHUB_*`` name, ``secrets.GITHUB_TOKEN``, an expression without a neutral template),
-  one job key. A step ``if:`` always goes to the step's hatch: the model has no step
-  condition, by design. A ``run`` script that cannot be neutral (an expression without a
-  neutral template, a shell such as ``cmd``) is kept in the hatch and the neutral step
-  becomes a script that fails loudly for other targets, keeping its ``id`` so that outputs
-  still resolve. Only jobs holding ``parallel``/``wait``/``wait-all``/``cancel`` steps (which
-  a step hatch cannot produce) keep their whole ``steps`` list in the job's hatch.
-* The result is valid: ``import_github`` runs ``pipeline_from_data`` on what it built. When a
-  validation rule objects to a translated part (a step's env entry, a job field), that part
-  is moved to its escape hatch and the data is rebuilt; when the pipeline still cannot be
-  valid, or GitHub itself would refuse the file (a step with neither ``run`` nor ``uses``),
-  one ``GitHubImportError`` (a ``ValueError``) with a one-line reason is raised. No ruamel
-  or pydantic exception escapes.
-* Layout: every job goes into ONE neutral stage, ``jobs``, with job-level ``needs``. Stages
-  by dependency depth would add stage dependencies, i.e. edges the workflow does not have;
-  one stage keeps the dependency graph exactly.
-* Expressions: only the forms with an exact neutral template are translated (``matrix``,
-  ``env``, ``secrets``, ``inputs``, ``needs``/``steps`` outputs, ``github.sha|ref|run_id|
-  workspace`` -> ``ci.*``, ``hashFiles`` -> ``hash``); anything else makes its field
-  untranslatable. ``$GITHUB_OUTPUT`` in scripts becomes ``$CICD_OUTPUT`` (the generator
-  exports one as the other), ``$GITHUB_SHA|REF|RUN_ID|WORKSPACE`` the neutral ``$CICD_*``
-  facts; other runner variables are noted (other providers leave them empty). Values kept
-  in hatches have renamed matrix axes and job ids written anew, so they still mean the same
-  on GitHub.
-* ``defaults.run`` (workflow, then job) becomes each run step's ``shell`` and
-  ``working_directory``; a step without a shell on a Windows-only job gets ``pwsh``,
-  GitHub's default there. ``bash -el {0}``-style shells are neutral ``bash`` with the exact
-  command kept in the step's hatch.
-* Well-known actions become neutral step kinds only when their inputs map exactly
-  (checkout: fetch-depth, submodules, lfs; setup-python/node/go: the version; cache:
-  path, key, restore-keys; upload-artifact: path, retention-days, no name). Named artifacts
-  and download-artifact (which works by artifact name, not by job) stay ``uses:``.
-* Matrix axis names with ``-`` are renamed with ``_`` (neutral axes are identifiers, since
-  GitLab exposes them as variables) and every ``matrix.`` reference is rewritten.
-* ``concurrency``, ``run-name`` and the workflow's display ``name`` are kept in
-  ``config.github`` (``concurrency`` also in a job's hatch) with a note: GitLab has no
-  equivalent of concurrency, and its ``workflow:name`` (nearest to run-name) is not generated.
-* When no event has a neutral trigger (``workflow_call`` only...), the neutral triggers stay
-  empty and the events live in ``config.github.on``; GitLab then never starts the pipeline.
+* Nothing is dropped silently: what has no neutral form is kept verbatim in the escape hatch
+  the GitHub generator deep-merges back (``config.github``, a job's or a step's ``github:``),
+  as little of it as possible (one key, one env entry), and a ``Note`` (native path such as
+  ``jobs.<id>.steps[<n>].<key>``, why, rule id) says so. A job with ``parallel``/``wait``/
+  ``wait-all``/``cancel`` steps keeps its whole ``steps`` list in its hatch (a step hatch
+  cannot produce those).
+* The result is valid: ``import_github`` validates what it built, and a part a validation
+  rule refuses moves to its hatch before the data is rebuilt. When no valid form remains, or
+  GitHub itself would refuse the file (a step with neither ``run`` nor ``uses``), one
+  ``GitHubImportError`` (a ``ValueError``) with a one-line reason is raised; no ruamel or
+  pydantic exception escapes.
+* One neutral stage, ``jobs``, with job-level ``needs``: stages by dependency depth would add
+  edges the workflow does not have.
+* Matrix axes with ``-`` get ``_`` (neutral axes are identifiers: GitLab exposes them as
+  variables) and job ids that are not neutral job names are renamed; references follow.
+* ``concurrency``, ``run-name`` and a display ``name`` stay in ``config.github``
+  (``concurrency`` also in a job's hatch): GitLab has no equivalent of concurrency, and its
+  ``workflow:name`` is not generated. When no event has a neutral trigger, the triggers stay
+  empty, the events live in ``config.github.on`` and GitLab never starts the pipeline.
+* Runner labels and events are read with the generator's tables (``github_words``) inverted.
 """
 
 from __future__ import annotations
@@ -71,52 +48,28 @@ from ..model.pipeline import (
     Pipeline,
     cron_problem,
 )
-from .shell import rewrite_unquoted
+from .github_expressions import ExpressionTranslator, Scope, Untranslatable, condition, reason
+from .github_steps import (
+    ACTION_REF,
+    CONTROL,
+    RunDefaults,
+    StepBuild,
+    defaults_run,
+    native_part,
+    reserved_name,
+    run_defaults,
+)
+from .github_words import EVENT_NAMES, RUNNER_LABELS
 
 STAGE = "jobs"
-# GitHub default environment variables with an exact neutral fact (the CICD_* environment).
-_RUNNER_FACTS = {
-    "GITHUB_SHA": "CICD_SHA",
-    "GITHUB_REF": "CICD_REF",
-    "GITHUB_RUN_ID": "CICD_RUN_ID",
-    "GITHUB_WORKSPACE": "CICD_WORKSPACE",
-}
-_RUNNER_FACT_RE = re.compile(r"\$(\{?)(" + "|".join(_RUNNER_FACTS) + r")(?!\w)(\}?)")
-_RUNNER_VAR_RE = re.compile(r"\$\{?((?:GITHUB|RUNNER)_\w+)")
-_NOTED_ELSEWHERE = frozenset({"GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"})
-
-
-def _runner_fact(m: re.Match[str]) -> str:
-    return "$" + m.group(1) + _RUNNER_FACTS[m.group(2)] + m.group(3)
-
-
 MAX_NODES = 200_000
 MAX_REPAIRS = 50
-_TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _IDENT = re.compile(IDENT_PATTERN)
 _JOB = re.compile(JOB_NAME_PATTERN)
-_NEUTRAL_EVENTS = {"push", "pull_request", "schedule", "workflow_dispatch"}
-# github.* facts whose neutral ci.* fact means exactly the same thing.
-_FACTS = {
-    "github.sha": "ci.sha",
-    "github.ref": "ci.ref",
-    "github.run_id": "ci.run_id",
-    "github.workspace": "ci.workspace",
-}
-_RUNNERS = {"ubuntu-latest": "linux", "windows-latest": "windows", "macos-latest": "macos"}
-_SHELLS = {"bash", "sh", "pwsh", "python"}
-_GITHUB_ONLY = "this step has no neutral form; it runs on GitHub only (see its github: hatch)"
-# A script that fails loudly, per neutral shell, where a step's script is GitHub-only.
-_PLACEHOLDERS = {
-    None: f"echo '{_GITHUB_ONLY}' >&2\nexit 1",
-    "bash": f"echo '{_GITHUB_ONLY}' >&2\nexit 1",
-    "sh": f"echo '{_GITHUB_ONLY}' >&2\nexit 1",
-    "pwsh": f"Write-Error '{_GITHUB_ONLY}'\nexit 1",
-    "python": f"import sys\nsys.exit('{_GITHUB_ONLY}')",
-}
-# GitHub's own `bash` command lines (`bash -el {0}`...): bash with options, for other targets.
-_BASH_COMMAND = re.compile(r"bash(\s+-[-\w]+)*\s+\{0\}")
-_USES = re.compile(r"^(\./\S+|docker://\S+|[\w.-]+/[\w./-]+@\S+)$")
+# The generator's tables read backwards: the GitHub events with a neutral trigger, and
+# hosted runner label -> neutral label.
+_NEUTRAL_EVENTS = frozenset(EVENT_NAMES.values())
+_RUNNERS = {native: neutral for neutral, native in RUNNER_LABELS.items()}
 _PERMISSION_SCOPES = frozenset(typing.get_args(PermissionScope))
 # Neutral job field -> the native job key whose value goes to the escape hatch instead.
 _FIELD_KEYS = {
@@ -169,17 +122,6 @@ _JOB_KEY_NOTES = {
         "for GitHub",
         "defaults-run",
     ),
-}
-
-# GitHub step kinds without run/uses (parallel steps, background step control).
-_CONTROL = frozenset({"parallel", "wait", "wait-all", "cancel"})
-_STEP_KEY_NOTES = {
-    "background": (
-        "a background step has no neutral form (other targets run it in the foreground and "
-        "wait for it to end)"
-    ),
-    "continue-on-error": "continue-on-error is neutral only as true/false on a run step",
-    "timeout-minutes": "timeout-minutes is neutral only as whole minutes on a run step",
 }
 
 
@@ -276,35 +218,9 @@ def _plain(node: Any, budget: list[int]) -> Any:
     return str(node)
 
 
-# --- expressions --------------------------------------------------------------------------
-
-
-@dataclass
-class _Scope:
-    """What a translated value may reference where it stands."""
-
-    matrix: dict[str, str] = field(default_factory=dict)  # native axis -> neutral axis
-    step: bool = False  # in a step's run/env/with
-    secrets_ok: bool = False  # secrets allowed (run, env, with)
-    outputs_only: bool = False  # job outputs: steps.* only
-
-
-class _Untranslatable(Exception):
-    """An expression without a neutral template (internal: the field falls back)."""
-
-
-def _quoted_args(text: str) -> list[str] | None:
-    args = [a.strip() for a in text.split(",")] if text.strip() else []
-    out = []
-    for arg in args:
-        if len(arg) >= 2 and arg[0] == arg[-1] == "'" and "'" not in arg[1:-1]:
-            out.append(arg[1:-1])
-        else:
-            return None
-    return out or None
-
-
 class _Importer:
+    """One workflow being imported; ``build`` runs once per repair round."""
+
     def __init__(self, doc: dict[str, Any], file: str) -> None:
         self.doc = doc
         self.file = file
@@ -312,114 +228,18 @@ class _Importer:
         # Step parts validation refused: (job id, step index, native part) -> the reason.
         self.forced_parts: dict[tuple[str, int, tuple[str, ...]], str] = {}
         self.forced_fields: set[tuple[str, str]] = set()
-        self.secrets: set[str] = set()
-        self.variables: dict[str, Any] = {}
-        self.inputs: set[str] = set()
         self.renames = self._job_names()
+        # Reads the workflow variables, manual inputs and job renames found here; collects
+        # the secrets the translated values use.
+        self.exprs = ExpressionTranslator(self.renames, self.note)
 
     # --- notes ------------------------------------------------------------------------
-
-    def runner_facts(self, script: str, path: str) -> str:
-        """GitHub's default environment variables in a script, as the neutral facts.
-
-        ``$GITHUB_SHA``, ``$GITHUB_REF``, ``$GITHUB_RUN_ID`` and ``$GITHUB_WORKSPACE`` become
-        ``$CICD_SHA``, ``$CICD_REF``, ``$CICD_RUN_ID`` and ``$CICD_WORKSPACE``, which every
-        backend sets (GitHub: from those very values). Single-quoted text stays literal.
-        Other ``GITHUB_*``/``RUNNER_*`` variables are noted: other providers leave them
-        empty (``GITHUB_OUTPUT``/``ENV``/``PATH``/``STEP_SUMMARY`` have their own notes).
-        """
-        lines = [
-            rewrite_unquoted(line, _RUNNER_FACT_RE, _runner_fact) for line in script.split("\n")
-        ]
-        others = sorted(
-            {
-                m.group(1)
-                for line in lines
-                for part in re.split(r"'[^']*'", line)
-                for m in _RUNNER_VAR_RE.finditer(part)
-                if m.group(1) not in _NOTED_ELSEWHERE
-            }
-        )
-        if others:
-            self.note(
-                path,
-                f"the script reads GitHub's runner variables ({', '.join(others)}), which "
-                "other providers do not set",
-                "github-variables",
-            )
-        return "\n".join(lines)
 
     def note(self, path: str, message: str, rule: str) -> None:
         self.notes.setdefault((path, rule), Note(path, message, rule))
 
     def final_notes(self) -> list[Note]:
         return sorted(self.notes.values())
-
-    # --- expressions ------------------------------------------------------------------
-
-    def expr(self, body: str, scope: _Scope) -> str:
-        body = body.strip()
-        hashed = re.fullmatch(r"hashFiles\((.*)\)", body, re.DOTALL)
-        if hashed:
-            globs = _quoted_args(hashed.group(1))
-            if globs is None or scope.outputs_only:
-                raise _Untranslatable(body)
-            return "hash(" + ", ".join(f"'{g}'" for g in globs) + ")"
-        if body in _FACTS and not scope.outputs_only:
-            return _FACTS[body]
-        parts = body.split(".")
-        if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", p) for p in parts):
-            raise _Untranslatable(body)
-        ctx = parts[0]
-        if scope.outputs_only and ctx != "steps":
-            raise _Untranslatable(body)
-        if ctx == "matrix" and len(parts) == 2 and parts[1] in scope.matrix:
-            return f"matrix.{scope.matrix[parts[1]]}"
-        if ctx == "env" and len(parts) == 2 and _IDENT.match(parts[1]):
-            if parts[1] in self.variables:
-                return f"vars.{parts[1]}"
-            if scope.step:
-                return body
-        secret = ctx == "secrets" and len(parts) == 2 and _IDENT.match(parts[1]) is not None
-        if secret and scope.secrets_ok and not parts[1].startswith(RESERVED_VARIABLE_PREFIXES):
-            # GITHUB_TOKEN and friends are provided by GitHub, not declared secrets.
-            self.secrets.add(parts[1])
-            return body
-        if ctx == "inputs" and len(parts) == 2 and parts[1] in self.inputs:
-            return body
-        if parts[:3] == ["github", "event", "inputs"] and parts[3:] and parts[3] in self.inputs:
-            return f"inputs.{parts[3]}"
-        needs = ctx == "needs" and len(parts) == 4 and parts[2] == "outputs"
-        if needs and scope.step and parts[1] in self.renames:
-            return f"needs.{self.renames[parts[1]]}.outputs.{parts[3]}"
-        if ctx == "steps" and len(parts) == 4 and parts[2] == "outputs":
-            return body
-        raise _Untranslatable(body)
-
-    def value(self, value: Any, scope: _Scope) -> Any:
-        """A scalar with its templates translated; raises _Untranslatable."""
-        if isinstance(value, bool | int | float):
-            return value
-        if not isinstance(value, str):
-            raise _Untranslatable(repr(value))
-        if "${{" not in value:
-            return value
-        out = []
-        pos = 0
-        for match in _TEMPLATE.finditer(value):
-            out.append(value[pos : match.start()])
-            out.append("${{ " + self.expr(match.group(1), scope) + " }}")
-            pos = match.end()
-        rest = value[pos:]
-        if "${{" in rest:
-            raise _Untranslatable(rest)
-        return "".join(out) + rest
-
-    def try_value(self, value: Any, scope: _Scope) -> tuple[bool, Any]:
-        try:
-            return True, self.value(value, scope)
-        except _Untranslatable:
-            return False, None
 
     # --- names --------------------------------------------------------------------------
 
@@ -458,14 +278,39 @@ class _Importer:
     # --- building ---------------------------------------------------------------------
 
     def build(self) -> dict[str, Any]:
+        """The neutral file data, with this round's forced parts in their hatches."""
         self.notes = {k: v for k, v in self.notes.items() if v.rule == "job-renamed"}
-        self.secrets = set()
+        self.exprs.secrets = set()
         github: dict[str, Any] = {}
         config: dict[str, Any] = {}
         config["triggers"] = self.triggers(self.doc["on"], github)
-        self.variables = self.workflow_env(github)
-        if self.variables:
-            config["variables"] = self.variables
+        self.exprs.variables = self.workflow_env(github)
+        if self.exprs.variables:
+            config["variables"] = self.exprs.variables
+        self.workflow_permissions(config, github)
+        self.workflow_keys(github)
+        jobs = []
+        for job_id, job in self.doc["jobs"].items():
+            built = self.job(job_id, job, github)
+            if built is not None:
+                jobs.append(built)
+        if not jobs:
+            raise GitHubImportError(
+                f"{self.file}: no job has a neutral form "
+                "(only reusable workflow calls or jobs without steps)"
+            )
+        if self.exprs.secrets:
+            config["secrets"] = sorted(self.exprs.secrets)
+        if github:
+            config["github"] = github
+        return {
+            "name": self.pipeline_name(),
+            "config": config,
+            "stages": [{"name": STAGE, "jobs": jobs}],
+        }
+
+    def workflow_permissions(self, config: dict[str, Any], github: dict[str, Any]) -> None:
+        """The workflow's permissions when they are a map of known scopes, else kept."""
         if "permissions" in self.doc:
             perms = _permissions(self.doc["permissions"])
             if perms is None:
@@ -485,10 +330,13 @@ class _Importer:
                 "default, contents: read, applies",
                 "permissions-default",
             )
+
+    def workflow_keys(self, github: dict[str, Any]) -> None:
+        """Workflow keys without a neutral form, kept in ``config.github``."""
         for key in self.doc:
             if key in ("on", "env", "permissions", "jobs"):
                 continue
-            if key == "defaults" and _run_defaults(self.doc[key]) is not None:
+            if key == "defaults" and defaults_run(self.doc[key]) is not None:
                 continue  # applied to the run steps (run_defaults)
             if key == "name" and self.doc[key] == self.pipeline_name():
                 continue
@@ -497,25 +345,6 @@ class _Importer:
                 key, (f'"{key}" has no neutral form; kept in config.github', "workflow-key")
             )
             self.note(key, why, rule)
-        jobs = []
-        for job_id, job in self.doc["jobs"].items():
-            built = self.job(job_id, job, github)
-            if built is not None:
-                jobs.append(built)
-        if not jobs:
-            raise GitHubImportError(
-                f"{self.file}: no job has a neutral form "
-                "(only reusable workflow calls or jobs without steps)"
-            )
-        if self.secrets:
-            config["secrets"] = sorted(self.secrets)
-        if github:
-            config["github"] = github
-        return {
-            "name": self.pipeline_name(),
-            "config": config,
-            "stages": [{"name": STAGE, "jobs": jobs}],
-        }
 
     # --- triggers -----------------------------------------------------------------------
 
@@ -528,7 +357,7 @@ class _Importer:
             raise GitHubImportError(f'{self.file}: "on" must be an event, a list or a mapping')
         triggers: dict[str, Any] = {}
         extra: dict[str, Any] = {}
-        self.inputs = set()
+        self.exprs.inputs = set()
         for event, spec in on.items():
             path = f"on.{event}"
             if event not in _NEUTRAL_EVENTS:
@@ -615,7 +444,7 @@ class _Importer:
                 )
             else:
                 inputs[name] = neutral
-                self.inputs.add(name)
+                self.exprs.inputs.add(name)
         if kept:
             extra.setdefault("workflow_dispatch", {})["inputs"] = kept
         return {"inputs": inputs} if inputs else {}
@@ -647,29 +476,48 @@ class _Importer:
     # --- jobs ---------------------------------------------------------------------------
 
     def job(self, job_id: str, job: Any, github: dict[str, Any]) -> dict[str, Any] | None:
-        path = f"jobs.{job_id}"
-        name = self.renames[job_id]
+        """The neutral job, or None when the job is kept whole in ``config.github``."""
         if not isinstance(job, dict) or "uses" in job or not isinstance(job.get("steps"), list):
-            verbatim = dict(job) if isinstance(job, dict) else job
-            if isinstance(verbatim, dict) and "needs" in verbatim:
-                needs = verbatim["needs"]
-                needs = [needs] if isinstance(needs, str) else needs
-                if isinstance(needs, list):
-                    verbatim["needs"] = [self.renames.get(str(n), n) for n in needs]
-            github.setdefault("jobs", {})[name] = verbatim
-            self.note(
-                path,
-                "reusable workflow call (or job without steps) kept verbatim in config.github",
-                "job-reusable",
-            )
+            self.kept_job(job_id, job, github)
             return None
-        out: dict[str, Any] = {"name": name}
+        out: dict[str, Any] = {"name": self.renames[job_id]}
         hatch: dict[str, Any] = {}
-        scope = _Scope()
+        scope = Scope()
+        self.job_keys(job_id, job, out, hatch, scope)
+        self.job_steps(job_id, job, out, hatch, scope)
+        if hatch:
+            out["github"] = hatch
+        return out
+
+    def kept_job(self, job_id: str, job: Any, github: dict[str, Any]) -> None:
+        """A reusable workflow call (or a job without steps), verbatim in ``config.github``."""
+        verbatim = dict(job) if isinstance(job, dict) else job
+        if isinstance(verbatim, dict) and "needs" in verbatim:
+            needs = verbatim["needs"]
+            needs = [needs] if isinstance(needs, str) else needs
+            if isinstance(needs, list):
+                verbatim["needs"] = [self.renames.get(str(n), n) for n in needs]
+        github.setdefault("jobs", {})[self.renames[job_id]] = verbatim
+        self.note(
+            f"jobs.{job_id}",
+            "reusable workflow call (or job without steps) kept verbatim in config.github",
+            "job-reusable",
+        )
+
+    def job_keys(
+        self,
+        job_id: str,
+        job: dict[str, Any],
+        out: dict[str, Any],
+        hatch: dict[str, Any],
+        scope: Scope,
+    ) -> None:
+        """Every job key but ``steps``: its neutral field, or verbatim in the job's hatch."""
+        path = f"jobs.{job_id}"
         forced = {f for j, f in self.forced_fields if j == job_id}
 
         def keep(key: str, why: str, rule: str) -> None:
-            hatch[key] = self.native(job[key], scope, expression=key == "if")
+            hatch[key] = self.exprs.native(job[key], scope, expression=key == "if")
             self.note(f"{path}.{key}", why, rule)
 
         if "strategy" in job:
@@ -688,7 +536,7 @@ class _Importer:
             if key == "env" and isinstance(val, dict) and "env" not in forced_keys(forced):
                 self.job_env(job_id, val, out, hatch, scope)
                 continue
-            if key == "defaults" and _run_defaults(val) is not None:
+            if key == "defaults" and defaults_run(val) is not None:
                 continue
             done = key not in forced_keys(forced) and self.job_field(key, val, out, scope, job_id)
             if not done:
@@ -696,13 +544,24 @@ class _Importer:
                     key, (f'"{key}" has no exact neutral form here; kept verbatim', "job-" + key)
                 )
                 keep(key, why, rule)
-        defaults = self.run_defaults(job_id, job)
-        step_scope = _Scope(matrix=scope.matrix, step=True, secrets_ok=True)
+
+    def job_steps(
+        self,
+        job_id: str,
+        job: dict[str, Any],
+        out: dict[str, Any],
+        hatch: dict[str, Any],
+        scope: Scope,
+    ) -> None:
+        """The job's steps, one neutral step each (a ``parallel`` step's steps in turn)."""
+        path = f"jobs.{job_id}"
+        defaults = run_defaults(self.doc, job_id, job, self.note)
+        step_scope = Scope(matrix=scope.matrix, step=True, secrets_ok=True)
         out["steps"] = []
         control = False
         for index, step in enumerate(job["steps"]):
             spath = f"{path}.steps[{index}]"
-            if isinstance(step, dict) and not {"run", "uses"} & set(step) and _CONTROL & set(step):
+            if isinstance(step, dict) and not {"run", "uses"} & set(step) and CONTROL & set(step):
                 # parallel / wait / wait-all / cancel: GitHub step kinds that a step hatch
                 # cannot produce (the generated step would also carry a run:).
                 control = True
@@ -723,7 +582,7 @@ class _Importer:
                 self.step(job_id, len(out["steps"]), step, step_scope, defaults, spath)
             )
         if control:
-            hatch["steps"] = self.native(job["steps"], scope)
+            hatch["steps"] = self.exprs.native(job["steps"], scope)
             self.note(
                 f"{path}.steps",
                 "parallel / wait / wait-all / cancel steps have no neutral form: the job's "
@@ -733,9 +592,6 @@ class _Importer:
             )
         if not out["steps"]:
             raise GitHubImportError(f"{self.file}: {path}: a job needs at least one step")
-        if hatch:
-            out["github"] = hatch
-        return out
 
     def job_env(
         self,
@@ -743,77 +599,32 @@ class _Importer:
         env: dict[str, Any],
         out: dict[str, Any],
         hatch: dict[str, Any],
-        scope: _Scope,
+        scope: Scope,
     ) -> None:
         """A job's env entry by entry: neutral ones, ``secrets``, the rest in the hatch."""
-        env_scope = _Scope(matrix=scope.matrix, secrets_ok=True)
+        env_scope = Scope(matrix=scope.matrix, secrets_ok=True)
         neutral: dict[str, Any] = {}
         secrets: list[str] = []
         for name, item in env.items():
             where = f"jobs.{job_id}.env.{name}"
             if not _IDENT.match(name) or name.startswith(RESERVED_VARIABLE_PREFIXES):
-                why, rule = _reserved_name(name)
+                why, rule = reserved_name(name)
             elif item == "${{ secrets." + name + " }}":
                 secrets.append(name)
-                self.secrets.add(name)
+                self.exprs.secrets.add(name)
                 continue
             else:
                 try:
-                    neutral[name] = self.value(item, env_scope)
+                    neutral[name] = self.exprs.value(item, env_scope)
                     continue
-                except _Untranslatable as exc:
-                    why, rule = _reason(exc, "job-env")
-            hatch.setdefault("env", {})[name] = self.native(item, scope)
+                except Untranslatable as exc:
+                    why, rule = reason(exc, "job-env")
+            hatch.setdefault("env", {})[name] = self.exprs.native(item, scope)
             self.note(where, f"{why}; kept for GitHub in the job's github: env", rule)
         if neutral:
             out["env"] = neutral
         if secrets:
             out["secrets"] = secrets
-
-    def run_defaults(self, job_id: str, job: dict[str, Any]) -> _RunDefaults:
-        """The ``defaults.run`` settings a run step of the job inherits (job over workflow)."""
-        found = _RunDefaults(windows=_windows_only(job.get("runs-on")))
-        if "${{" in str(job.get("runs-on")) and "windows" in str(job.get("strategy")).lower():
-            found.some_windows = f"jobs.{job_id}"
-        for where, source in (("defaults.run", self.doc), (f"jobs.{job_id}.defaults.run", job)):
-            run = _run_defaults(source.get("defaults"))
-            if run is None:
-                continue
-            if "shell" in run:
-                found.shell, found.shell_path = run["shell"], f"{where}.shell"
-            if "working-directory" in run:
-                found.working_directory = run["working-directory"]
-                found.wd_path = f"{where}.working-directory"
-            self.note(
-                where,
-                "defaults.run became the shell / working directory of each run step that sets none",
-                "defaults-run",
-            )
-        return found
-
-    def native(self, value: Any, scope: _Scope, *, expression: bool = False) -> Any:
-        """A value kept for GitHub, with renamed matrix axes and job ids written anew.
-
-        ``expression``: the whole text is an expression (an ``if:``), not only ``${{ }}``.
-        """
-        if isinstance(value, dict):
-            return {k: self.native(v, scope) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.native(v, scope) for v in value]
-        if not isinstance(value, str):
-            return value
-        if expression and "${{" not in value:
-            return self._renamed(value, scope)
-        return _TEMPLATE.sub(lambda m: "${{" + self._renamed(m.group(1), scope) + "}}", value)
-
-    def _renamed(self, text: str, scope: _Scope) -> str:
-        for old, new in scope.matrix.items():
-            if old != new:
-                text = re.sub(rf"\bmatrix\.{re.escape(old)}(?![\w-])", f"matrix.{new}", text)
-        for old, new in self.renames.items():
-            if old != new:
-                text = re.sub(rf"\bneeds\.{re.escape(old)}(?=\.)", f"needs.{new}", text)
-        return text
 
     def _neutral_job(self, ids: list[str]) -> bool:
         jobs = self.doc["jobs"]
@@ -830,7 +641,7 @@ class _Importer:
         strategy: Any,
         out: dict[str, Any],
         hatch: dict[str, Any],
-        scope: _Scope,
+        scope: Scope,
         forced: bool,
     ) -> None:
         path = f"jobs.{job_id}.strategy"
@@ -870,18 +681,16 @@ class _Importer:
             hatch["strategy"] = rest
             self.note(path, "fail-fast / max-parallel kept verbatim", "job-strategy")
 
-    def job_field(
-        self, key: str, val: Any, out: dict[str, Any], scope: _Scope, job_id: str
-    ) -> bool:
+    def job_field(self, key: str, val: Any, out: dict[str, Any], scope: Scope, job_id: str) -> bool:
         """Set the neutral form of one job key; False when it has none (kept verbatim)."""
         if key == "runs-on":
             if isinstance(val, str):
-                ok, text = self.try_value(_RUNNERS.get(val, val), scope)
+                ok, text = self.exprs.try_value(_RUNNERS.get(val, val), scope)
                 if ok:
                     out["runs_on"] = text
                 return ok
             if isinstance(val, list) and val and all(isinstance(v, str) and v for v in val):
-                labels = [self.try_value(v, scope) for v in val]
+                labels = [self.exprs.try_value(v, scope) for v in val]
                 if all(ok for ok, _ in labels):
                     out["runs_on"] = [t for _, t in labels]
                     return True
@@ -890,30 +699,10 @@ class _Importer:
             image = val if isinstance(val, str) else None
             if isinstance(val, dict) and set(val) == {"image"}:
                 image = val["image"]
-            ok, text = self.try_value(image, scope) if image else (False, None)
+            ok, text = self.exprs.try_value(image, scope) if image else (False, None)
             if ok and text:
                 out["image"] = text
             return bool(ok and text)
-        if key == "env" and isinstance(val, dict):
-            env_scope = _Scope(matrix=scope.matrix, secrets_ok=True)
-            env: dict[str, Any] = {}
-            secrets: list[str] = []
-            for name, item in val.items():
-                if not _IDENT.match(name) or name.startswith(RESERVED_VARIABLE_PREFIXES):
-                    return False
-                if item == "${{ secrets." + name + " }}":
-                    secrets.append(name)
-                    self.secrets.add(name)
-                    continue
-                ok, text = self.try_value(item, env_scope)
-                if not ok:
-                    return False
-                env[name] = text
-            if env:
-                out["env"] = env
-            if secrets:
-                out["secrets"] = secrets
-            return True
         if key == "timeout-minutes" and isinstance(val, int) and not isinstance(val, bool):
             if 0 < val <= 7 * 24 * 60:
                 out["timeout"] = val * 60
@@ -929,15 +718,15 @@ class _Importer:
             return perms is not None
         if key == "environment":
             if isinstance(val, str):
-                ok, text = self.try_value(val, scope)
+                ok, text = self.exprs.try_value(val, scope)
                 if ok and text:
                     out["environment"] = text
                 return bool(ok and text)
             if isinstance(val, dict) and "name" in val and set(val) <= {"name", "url"}:
-                ok, text = self.try_value(val["name"], scope)
+                ok, text = self.exprs.try_value(val["name"], scope)
                 spec: dict[str, Any] = {"name": text}
                 if "url" in val:
-                    ok2, url = self.try_value(val["url"], scope)
+                    ok2, url = self.exprs.try_value(val["url"], scope)
                     ok = ok and ok2 and isinstance(url, str) and bool(re.match(URL_PATTERN, url))
                     spec["url"] = url
                 if ok and text:
@@ -947,7 +736,7 @@ class _Importer:
         if key == "outputs" and isinstance(val, dict):
             outputs = {}
             for name, item in val.items():
-                ok, text = self.try_value(item, _Scope(outputs_only=True))
+                ok, text = self.exprs.try_value(item, Scope(outputs_only=True))
                 if not ok or not _IDENT.match(name) or not isinstance(text, str):
                     return False
                 outputs[name] = text
@@ -960,7 +749,7 @@ class _Importer:
                 return True
             return False
         if key == "if":
-            when = _condition(val)
+            when = condition(val)
             if when is not None:
                 out["when"] = when
             return when is not None
@@ -973,8 +762,8 @@ class _Importer:
         job_id: str,
         index: int,
         step: Any,
-        scope: _Scope,
-        shell_default: _RunDefaults,
+        scope: Scope,
+        shell_default: RunDefaults,
         path: str,
     ) -> dict[str, Any]:
         """The neutral form of one step; what has none goes to the step's ``github:`` hatch.
@@ -990,12 +779,18 @@ class _Importer:
                 f'{self.file}: {path}: a step needs exactly one of "run" or "uses" (or '
                 "parallel, wait, wait-all, cancel)"
             )
+        uses = step.get("uses")
+        if "uses" in step and (not isinstance(uses, str) or not ACTION_REF.match(uses)):
+            raise GitHubImportError(
+                f'{self.file}: {path}.uses: "{uses}" is not an action reference '
+                "(owner/repo@ref, ./path or docker://image)"
+            )
         forced = {
             part: why
             for (j, i, part), why in self.forced_parts.items()
             if (j, i) == (job_id, index)
         }
-        build = _StepBuild(self, step, scope, path, forced)
+        build = StepBuild(self.exprs, self.note, step, scope, path, forced)
         build.head()
         build.env()
         if "run" in step:
@@ -1004,14 +799,6 @@ class _Importer:
             build.uses()
         build.rest()
         return build.result()
-
-    def translate_tree(self, spec: Any, scope: _Scope) -> Any:
-        """Every scalar of ``spec`` translated; raises _Untranslatable."""
-        if isinstance(spec, dict):
-            return {k: self.translate_tree(v, scope) for k, v in spec.items()}
-        if isinstance(spec, list):
-            return [self.translate_tree(v, scope) for v in spec]
-        return self.value(spec, scope)
 
     # --- repair -------------------------------------------------------------------------
 
@@ -1027,7 +814,7 @@ class _Importer:
                 continue
             job_id = job_ids[p[3]]
             if p[4] == "steps" and len(p) > 5 and isinstance(p[5], int):
-                key = (job_id, p[5], _native_part(p[6:]))
+                key = (job_id, p[5], native_part(p[6:]))
                 if key not in self.forced_parts:
                     self.forced_parts[key] = diag.message
                     changed = True
@@ -1035,340 +822,6 @@ class _Importer:
                 self.forced_fields.add((job_id, str(p[4])))
                 changed = True
         return changed
-
-
-@dataclass
-class _RunDefaults:
-    """What a run step inherits: ``defaults.run`` (job over workflow) and the runner's OS."""
-
-    shell: Any = None
-    shell_path: str = ""
-    working_directory: Any = None
-    wd_path: str = ""
-    windows: bool = False  # every runner is Windows, whose default shell is pwsh
-    some_windows: str = ""  # the job's path when only some matrix runners are Windows
-
-
-class _StepBuild:
-    """One step being translated: its neutral fields and its own ``github:`` hatch.
-
-    A part without a neutral form goes to the hatch (deep-merged into the GitHub step by the
-    generator, reported as a ``step-github`` loss on GitLab); the rest is still translated.
-    """
-
-    def __init__(
-        self,
-        importer: _Importer,
-        step: dict[str, Any],
-        scope: _Scope,
-        path: str,
-        forced: dict[tuple[str, ...], str],
-    ) -> None:
-        self.imp = importer
-        self.step = step
-        self.scope = scope
-        self.path = path
-        self.forced = forced  # native parts whose neutral form did not validate -> why
-        self.out: dict[str, Any] = {}
-        self.hatch: dict[str, Any] = {}
-        self.seen: set[str] = set()
-
-    def result(self) -> dict[str, Any]:
-        if self.hatch:
-            self.out["github"] = self.hatch
-        return self.out
-
-    def refused(self, *part: str) -> str | None:
-        """Why validation refused the neutral form of ``part`` (or of the whole step)."""
-        reason = self.forced.get(part) or self.forced.get(())
-        return f"its neutral form did not validate ({reason})" if reason else None
-
-    def keep(self, key: str, why: str, rule: str, sub: str | None = None) -> None:
-        """Keep ``step[key]`` (or ``step[key][sub]``) verbatim for GitHub, with a note."""
-        self.seen.add(key)
-        value = self.step[key] if sub is None else self.step[key][sub]
-        native = self.imp.native(value, self.scope, expression=key == "if")
-        if sub is None:
-            self.hatch[key] = native
-            where = f"{self.path}.{key}"
-        else:
-            self.hatch.setdefault(key, {})[sub] = native
-            where = f"{self.path}.{key}.{sub}"
-        self.imp.note(where, f"{why}; kept for GitHub in the step's github: hatch", rule)
-
-    def translate(self, value: Any, part: tuple[str, ...], rule: str) -> tuple[Any, str, str]:
-        """(neutral value or None, why not, note rule)."""
-        refused = self.refused(*part)
-        if refused:
-            return None, refused, rule
-        try:
-            return self.imp.value(value, self.scope), "", rule
-        except _Untranslatable as exc:
-            why, rule = _reason(exc, rule)
-            return None, why, rule
-
-    # --- the parts ------------------------------------------------------------------------
-
-    def head(self) -> None:
-        step = self.step
-        self.seen.update(("name", "id", "if"))
-        if "name" in step:
-            name = step["name"]
-            if isinstance(name, bool | int | float):
-                name = str(name)
-            if isinstance(name, str) and "${{" not in name and not self.refused("name"):
-                self.out["name"] = name
-            else:
-                self.keep("name", "a step name with an expression has no neutral form", "step-name")
-        if "id" in step:
-            sid = step["id"]
-            if isinstance(sid, str) and _JOB.match(sid) and not self.refused("id"):
-                self.out["id"] = sid
-            else:
-                why = self.refused("id") or "the step id is not a valid neutral id"
-                self.keep("id", why, "step-id")
-        if "if" in step:
-            # A step condition has no neutral form (the model has none, by design).
-            self.keep(
-                "if",
-                "a step condition has no neutral form (other targets run the step unconditionally)",
-                "step-if",
-            )
-
-    def env(self) -> None:
-        self.seen.add("env")
-        env = self.step.get("env")
-        if env is None:
-            return
-        if not isinstance(env, dict):
-            self.keep("env", "a step env that is an expression has no neutral form", "step-env")
-            return
-        neutral: dict[str, Any] = {}
-        for name, item in env.items():
-            if not _IDENT.match(name) or name.startswith(RESERVED_VARIABLE_PREFIXES):
-                why, rule = _reserved_name(name)
-            elif not isinstance(item, str | bool | int | float):
-                why, rule = "a value that is not text, a number or a boolean", "step-env"
-            else:
-                text, why, rule = self.translate(item, ("env", name), "step-env")
-                if text is not None:
-                    neutral[name] = text
-                    continue
-            self.keep("env", why, rule, sub=name)
-        if neutral:
-            self.out["env"] = neutral
-
-    def run(self, defaults: _RunDefaults) -> None:
-        step = self.step
-        self.seen.update(("run", "shell", "working-directory"))
-        reasons: list[str] = []
-        hatch: dict[str, Any] = {}
-        shell, shell_path = step.get("shell"), f"{self.path}.shell"
-        if "shell" not in step and defaults.shell is not None:
-            shell, shell_path = defaults.shell, defaults.shell_path
-        neutral_shell = None
-        if shell is None and defaults.windows:
-            neutral_shell = "pwsh"  # GitHub's default shell on Windows runners
-        elif shell is None and defaults.some_windows:
-            self.imp.note(
-                defaults.some_windows,
-                "GitHub runs steps without a shell in pwsh on Windows runners and bash on "
-                "others; the neutral steps run bash on every runner (no neutral form for a "
-                "per-runner default)",
-                "windows-default-shell",
-            )
-        elif shell is not None and (self.refused("shell") or not isinstance(shell, str)):
-            reasons.append(self.refused("shell") or "the shell is not text")
-            hatch["shell"] = shell
-        elif isinstance(shell, str) and shell in _SHELLS:
-            neutral_shell = shell
-        elif isinstance(shell, str) and _BASH_COMMAND.fullmatch(shell):
-            neutral_shell = "bash"
-            hatch["shell"] = shell
-            self.imp.note(
-                shell_path,
-                f'shell "{shell}" is bash with options; other targets run plain bash',
-                "step-shell",
-            )
-        elif shell is not None:
-            reasons.append(f'shell "{shell}" has no neutral form')
-            hatch["shell"] = shell
-        wd = step.get("working-directory", defaults.working_directory)
-        if wd is not None:
-            # The neutral working_directory is a plain path (templates are not expanded
-            # there), so one with an expression is GitHub-only, and so is the script.
-            text, why, _rule = self.translate(wd, ("working-directory",), "step-run")
-            if isinstance(wd, str) and "${{" in wd:
-                text, why = None, f'the working directory "{wd}" holds an expression'
-            if isinstance(text, str) and text:
-                self.out["working_directory"] = text
-            else:
-                reasons.append(why or "the working directory is empty or not text")
-                hatch["working-directory"] = self.imp.native(wd, self.scope)
-        script = step["run"]
-        neutral_script = None
-        if isinstance(script, str) and script.strip():
-            for var in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"):
-                if var in script:
-                    self.imp.note(
-                        f"{self.path}.run", f"script writes ${var}, which only GitHub reads", var
-                    )
-            rewritten = re.sub(r"\$\{?GITHUB_OUTPUT\}?", "$CICD_OUTPUT", script)
-            rewritten = self.imp.runner_facts(rewritten, f"{self.path}.run")
-            neutral_script, why, _rule = self.translate(rewritten, ("run",), "step-run")
-            if neutral_script is None:
-                reasons.append(why)
-        else:
-            reasons.append("the script is empty or not text")
-        if neutral_shell is not None:
-            self.out["shell"] = neutral_shell
-        if reasons:
-            self.out["run"] = _PLACEHOLDERS[neutral_shell]
-            hatch["run"] = self.imp.native(script, self.scope)
-            self.imp.note(
-                f"{self.path}.run",
-                "the script has no neutral form (" + "; ".join(dict.fromkeys(reasons)) + "); "
-                "it is kept for GitHub in the step's github: hatch and fails loudly elsewhere",
-                "step-run",
-            )
-        else:
-            self.out["run"] = neutral_script
-        self.hatch.update(hatch)
-        minutes = step.get("timeout-minutes")
-        if isinstance(minutes, int) and self._whole_minutes(minutes):
-            self.seen.add("timeout-minutes")
-            self.out["timeout"] = minutes * 60
-        flag = step.get("continue-on-error")
-        if isinstance(flag, bool) and not self.refused("continue-on-error"):
-            self.seen.add("continue-on-error")
-            self.out["continue_on_error"] = flag
-
-    def _whole_minutes(self, value: Any) -> bool:
-        if self.refused("timeout-minutes") or isinstance(value, bool):
-            return False
-        return isinstance(value, int) and 0 < value <= 7 * 24 * 60
-
-    def uses(self) -> None:
-        step = self.step
-        self.seen.update(("uses", "with"))
-        uses = step["uses"]
-        if not isinstance(uses, str) or not _USES.match(uses):
-            raise GitHubImportError(
-                f'{self.imp.file}: {self.path}.uses: "{uses}" is not an action reference '
-                "(owner/repo@ref, ./path or docker://image)"
-            )
-        with_ = step.get("with")
-        if isinstance(with_, dict | None) and "env" not in step and not self.refused("kind"):
-            kind = _neutral_kind(uses.partition("@")[0].lower(), with_ or {})
-            try:
-                spec = self.imp.translate_tree(kind[1], self.scope) if kind else None
-            except _Untranslatable:
-                kind = None
-            if kind is not None:
-                self.imp.note(
-                    f"{self.path}.uses",
-                    f'"{uses}" became the neutral {kind[0]} step (the generator pins its own '
-                    "version)",
-                    "uses-neutral",
-                )
-                self.out[kind[0]] = spec
-                return
-        self.out["uses"] = uses
-        if uses.startswith("./"):
-            self.imp.note(
-                f"{self.path}.uses", "local or composite action kept as uses:", "uses-local"
-            )
-        if with_ is None:
-            return
-        if not isinstance(with_, dict):
-            self.keep("with", "inputs given as an expression have no neutral form", "step-with")
-            return
-        neutral: dict[str, Any] = {}
-        for key, item in with_.items():
-            if not isinstance(item, str | bool | int | float):
-                why, rule = "a value that is not text, a number or a boolean", "step-with"
-            else:
-                text, why, rule = self.translate(item, ("with", key), "step-with")
-                if text is not None:
-                    neutral[key] = text
-                    continue
-            self.keep("with", why, rule, sub=key)
-        if neutral:
-            self.out["with"] = neutral
-
-    def rest(self) -> None:
-        """Every key no neutral field took (an expression, or a uses step's settings)."""
-        for key in self.step:
-            if key not in self.seen:
-                why = self.refused(key) or _STEP_KEY_NOTES.get(
-                    key, f'"{key}" has no neutral form on this step'
-                )
-                self.keep(key, why, f"step-{key}")
-
-
-def _reason(exc: _Untranslatable, rule: str) -> tuple[str, str]:
-    """Why an expression did not translate, and the note rule."""
-    body = str(exc.args[0]) if exc.args else ""
-    if "secrets.GITHUB_TOKEN" in body or body.strip() == "github.token":
-        return (
-            "the GITHUB_TOKEN secret is GitHub's own token, with no neutral equivalent",
-            "github-token",
-        )
-    return f'the expression "{body}" has no neutral form', rule
-
-
-def _reserved_name(name: str) -> tuple[str, str]:
-    if not _IDENT.match(name):
-        return f'"{name}" is not a neutral variable name', "env-name"
-    return (
-        f'"{name}" is reserved in the neutral model (the providers and the runner set '
-        f"{name.split('_', 1)[0]}_* variables themselves)",
-        "env-reserved",
-    )
-
-
-def _run_defaults(value: Any) -> dict[str, Any] | None:
-    """``defaults`` as ``{shell, working-directory}`` when that is all it holds."""
-    if not isinstance(value, dict) or set(value) != {"run"}:
-        return None
-    run = value["run"]
-    if not isinstance(run, dict) or not run or set(run) - {"shell", "working-directory"}:
-        return None
-    return run
-
-
-def _windows_only(runs_on: Any) -> bool:
-    """True when every runner the job may get is a Windows one (default shell pwsh)."""
-    labels = [runs_on] if isinstance(runs_on, str) else runs_on
-    if not isinstance(labels, list) or not labels:
-        return False
-    names = [str(x).lower() for x in labels]
-    if any("${{" in n for n in names):
-        return False
-    return names[0].startswith("windows") or "windows" in names
-
-
-def _native_part(path: tuple[Any, ...]) -> tuple[str, ...]:
-    """The native part of a step that a neutral diagnostic path names (``()``: all of it)."""
-    if not path:
-        return ()
-    head = str(path[0])
-    if head in ("env", "with") and len(path) > 1:
-        return (head, str(path[1]))
-    native = {
-        "run": "run",
-        "shell": "shell",
-        "working_directory": "working-directory",
-        "timeout": "timeout-minutes",
-        "continue_on_error": "continue-on-error",
-        "name": "name",
-        "id": "id",
-    }
-    if head in native:
-        return (native[head],)
-    if head in ("checkout", "setup", "cache", "upload_artifact", "download_artifact"):
-        return ("kind",)
-    return ()
 
 
 def forced_keys(fields: set[str]) -> set[str]:
@@ -1520,120 +973,3 @@ def _service(alias: str, spec: Any) -> dict[str, Any] | None:
     if ports:
         out["ports"] = ports
     return out
-
-
-_STATUS = {
-    "success()": "on_success",
-    "failure()": "on_failure",
-    "always()": "always",
-    "!cancelled()": "always",
-}
-_EVENTS = {
-    "push": "push",
-    "pull_request": "pull_request",
-    "schedule": "schedule",
-    "workflow_dispatch": "manual",
-}
-
-
-def _condition(value: Any) -> dict[str, Any] | None:
-    """A neutral ``when`` for the common ``if:`` forms (a conjunction of known tests)."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    match = re.fullmatch(r"\$\{\{(.*)\}\}", text, re.DOTALL)
-    if match:
-        text = match.group(1).strip()
-    if "||" in text or "(" in text.replace("()", "").replace("startsWith(", ""):
-        return None
-    when: dict[str, Any] = {}
-    for raw in text.split("&&"):
-        part = raw.strip()
-        if part in _STATUS:
-            if "status" in when:
-                return None
-            when["status"] = _STATUS[part]
-            continue
-        m = re.fullmatch(r"github\.ref\s*==\s*'refs/heads/([^']+)'", part)
-        if m and "branches" not in when:
-            when["branches"] = [m.group(1)]
-            continue
-        m = re.fullmatch(r"github\.ref\s*==\s*'refs/tags/([^']+)'", part)
-        if m and "tags" not in when:
-            when["tags"] = [m.group(1)]
-            continue
-        m = re.fullmatch(r"startsWith\(\s*github\.ref\s*,\s*'refs/tags/([^'*]*)'\s*\)", part)
-        if m and "tags" not in when:
-            when["tags"] = [m.group(1) + "**"]
-            continue
-        m = re.fullmatch(r"github\.event_name\s*==\s*'([a-z_]+)'", part)
-        if m and m.group(1) in _EVENTS and "events" not in when:
-            when["events"] = [_EVENTS[m.group(1)]]
-            continue
-        return None
-    return when or None
-
-
-def _neutral_kind(action: str, with_: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The neutral step kind of a well-known action whose inputs map exactly."""
-    keys = set(with_)
-    if action == "actions/checkout" and keys <= {
-        "fetch-depth",
-        "submodules",
-        "lfs",
-        "persist-credentials",
-    }:
-        if with_.get("persist-credentials", False) not in (False, "false"):
-            return None
-        opts: dict[str, Any] = {}
-        depth = with_.get("fetch-depth")
-        if depth is not None:
-            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-                return None
-            opts["depth"] = depth
-        sub = with_.get("submodules")
-        if sub is not None:
-            sub = {"true": True, "false": False}.get(str(sub).lower(), sub)
-            if sub not in (True, False, "recursive"):
-                return None
-            opts["submodules"] = sub
-        lfs = with_.get("lfs")
-        if lfs is not None:
-            if lfs not in (True, False, "true", "false"):
-                return None
-            opts["lfs"] = lfs in (True, "true")
-        return "checkout", opts
-    for tool in ("python", "node", "go"):
-        if action == f"actions/setup-{tool}" and keys == {f"{tool}-version"}:
-            version = with_[f"{tool}-version"]
-            if isinstance(version, bool | list | dict) or version is None:
-                return None
-            return "setup", {tool: str(version)}
-    policies = {
-        "actions/cache": "pull-push",
-        "actions/cache/restore": "pull",
-        "actions/cache/save": "push",
-    }
-    if action in policies and {"path", "key"} <= keys <= {"path", "key", "restore-keys"}:
-        paths = [p.strip() for p in str(with_["path"]).splitlines() if p.strip()]
-        if not paths or not isinstance(with_["key"], str) or not with_["key"]:
-            return None
-        cache: dict[str, Any] = {"key": with_["key"], "paths": paths}
-        restore = [k.strip() for k in str(with_.get("restore-keys", "")).splitlines()]
-        if any(restore):
-            cache["restore_keys"] = [k for k in restore if k]
-        if policies[action] != "pull-push":
-            cache["policy"] = policies[action]
-        return "cache", cache
-    if action == "actions/upload-artifact" and "path" in keys <= {"path", "retention-days"}:
-        paths = [p.strip() for p in str(with_["path"]).splitlines() if p.strip()]
-        if not paths or any(p.startswith("!") for p in paths):
-            return None
-        spec: dict[str, Any] = {"paths": paths}
-        days = with_.get("retention-days")
-        if days is not None:
-            if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-                return None
-            spec["expire_in"] = f"{days}d"
-        return "upload_artifact", spec
-    return None

@@ -1,0 +1,28 @@
+"""The neutral words and their GitHub Actions spelling, shared by the generator and the importer.
+
+One table per vocabulary, written in the generator's direction (neutral -> GitHub); the
+importer (``github_import``, ``github_expressions``) inverts them, so a word added here is
+generated and read back alike. Kept apart from ``github.py`` so that importing a workflow
+does not load the generator.
+"""
+
+from __future__ import annotations
+
+# Neutral runner label -> GitHub-hosted runner label.
+RUNNER_LABELS = {"linux": "ubuntu-latest", "windows": "windows-latest", "macos": "macos-latest"}
+# Neutral trigger event -> GitHub event name.
+EVENT_NAMES = {
+    "push": "push",
+    "pull_request": "pull_request",
+    "schedule": "schedule",
+    "manual": "workflow_dispatch",
+}
+# The neutral ci.* facts as GitHub expressions (job-independent ones).
+CI_FACTS = {
+    "sha": "github.sha",
+    "ref": "github.ref",
+    "branch": "github.head_ref || (startsWith(github.ref, 'refs/heads/') && github.ref_name) || ''",
+    "event": "github.event_name == 'workflow_dispatch' && 'manual' || github.event_name",
+    "run_id": "github.run_id",
+    "workspace": "github.workspace",
+}
