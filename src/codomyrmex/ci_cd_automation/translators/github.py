@@ -38,7 +38,6 @@ from ..model.graph import (
     needs_for,
     resolve_jobs,
 )
-from ..model.patterns import literal_prefix
 from ..model.pipeline import Cache as CacheSpec
 from ..model.pipeline import (
     CacheStep,
@@ -512,15 +511,15 @@ class _GitHubTranslator:
         return groups
 
     def _ref_test(self, prefix: str, pattern: str, branch: bool, path: tuple[Any, ...]) -> str:
-        stem, rest = literal_prefix(pattern)
-        if not rest:
-            tests = [f"github.ref == {quote_literal(prefix + stem)}"]
+        wildcard = re.search(r"[*?\[!]", pattern)
+        if not wildcard:
+            tests = [f"github.ref == {quote_literal(prefix + pattern)}"]
             if branch:
-                tests.append(f"github.head_ref == {quote_literal(stem)}")
+                tests.append(f"github.head_ref == {quote_literal(pattern)}")
             return " || ".join(tests)
-        if rest != "**":
-            # Expressions have startsWith but no glob or regex match (GitHub docs, expression
-            # functions): only a trailing "**" is exact; "*" would also match deeper names.
+        stem = pattern[: wildcard.start()]
+        rest = pattern[wildcard.start() :]
+        if rest not in ("*", "**"):
             self.losses.add(
                 path,
                 f'GitHub expressions have no glob match; "{pattern}" is tested as the prefix '
