@@ -48,10 +48,12 @@ class Unparsable(Exception):
 
 
 def canon(value: Any) -> str:
+    """One text per value, whatever the order of its keys: to compare and sort values."""
     return json.dumps(value, sort_keys=True, default=str)
 
 
 def closure(graph: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Every job's transitive predecessors (cycles end the walk, they do not loop)."""
     out: dict[str, frozenset[str]] = {}
 
     def walk(job: str, seen: frozenset[str]) -> frozenset[str]:
@@ -71,6 +73,7 @@ def closure(graph: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
 
 
 def script_lines(entries: Iterable[Any]) -> list[str]:
+    """The non-blank lines of script entries, stripped: layout does not count."""
     out: list[str] = []
     for entry in entries:
         for line in str(entry).split("\n"):
@@ -79,12 +82,12 @@ def script_lines(entries: Iterable[Any]) -> list[str]:
     return out
 
 
-def short(value: Any, limit: int = 160) -> str:
+def _short(value: Any, limit: int = 160) -> str:
     text = canon(sorted(value, key=canon) if isinstance(value, set | frozenset) else value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def script_diff(path: str, a: list[str], b: list[str]) -> list[Difference]:
+def _script_diff(path: str, a: list[str], b: list[str]) -> list[Difference]:
     if a == b:
         return []
     i = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
@@ -100,12 +103,13 @@ def script_diff(path: str, a: list[str], b: list[str]) -> list[Difference]:
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[Difference]:
+    """The differences between an original's semantic form ``a`` and a generated one ``b``."""
     out: list[Difference] = []
     if a["jobs"] != b["jobs"]:
         if a["jobs"] - b["jobs"]:
-            out.append(Difference("jobs", f"missing {short(a['jobs'] - b['jobs'])}"))
+            out.append(Difference("jobs", f"missing {_short(a['jobs'] - b['jobs'])}"))
         if b["jobs"] - a["jobs"]:
-            out.append(Difference("jobs", f"added {short(b['jobs'] - a['jobs'])}"))
+            out.append(Difference("jobs", f"added {_short(b['jobs'] - a['jobs'])}"))
     if a["triggers"] != b["triggers"]:
         ta, tb = a["triggers"], b["triggers"]
         keys = [k for k in sorted(set(ta) | set(tb)) if ta.get(k) != tb.get(k)]
@@ -116,7 +120,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[Difference]:
         else:
             out += [
                 Difference(
-                    f"triggers.{k}", f"original {short(ta.get(k))}, generated {short(tb.get(k))}"
+                    f"triggers.{k}", f"original {_short(ta.get(k))}, generated {_short(tb.get(k))}"
                 )
                 for k in keys
             ]
@@ -125,16 +129,16 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[Difference]:
             missing, added = a["needs"][job] - b["needs"][job], b["needs"][job] - a["needs"][job]
             what = []
             if missing:
-                what.append(f"no longer waits for {short(missing)}")
+                what.append(f"no longer waits for {_short(missing)}")
             if added:
-                what.append(f"now also waits for {short(added)}")
+                what.append(f"now also waits for {_short(added)}")
             out.append(Difference(f"jobs.{job}.needs", "; ".join(what)))
         out += _script_or_steps(job, a["scripts"][job], b["scripts"][job])
         if a["matrix"][job] != b["matrix"][job]:
             out.append(
                 Difference(
                     f"jobs.{job}.matrix",
-                    f"original {short(a['matrix'][job])}, generated {short(b['matrix'][job])}",
+                    f"original {_short(a['matrix'][job])}, generated {_short(b['matrix'][job])}",
                 )
             )
         ca, cb = a["conditions"][job], b["conditions"][job]
@@ -159,7 +163,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[Difference]:
 
 def _script_or_steps(job: str, a: Any, b: Any) -> list[Difference]:
     if isinstance(a, list) and all(isinstance(x, str) for x in a + b):
-        return script_diff(f"jobs.{job}.scripts", a, b)
+        return _script_diff(f"jobs.{job}.scripts", a, b)
     if a == b:
         return []
     out: list[Difference] = []
@@ -172,7 +176,7 @@ def _script_or_steps(job: str, a: Any, b: Any) -> list[Difference]:
                     out.append(
                         Difference(
                             f"jobs.{job}.steps[{i}].{key}",
-                            f"original {short(x.get(key))}, generated {short(y.get(key))}",
+                            f"original {_short(x.get(key))}, generated {_short(y.get(key))}",
                         )
                     )
             break  # later steps are shifted by the first difference more often than not

@@ -21,14 +21,7 @@ from ruamel.yaml import YAML
 
 from codomyrmex.ci_cd_automation.translators import pins
 
-from .common import (
-    Difference,
-    Unparsable,
-    canon,
-    closure,
-    compare,
-    script_lines,
-)
+from .common import Difference, Unparsable, canon, closure, compare, script_lines
 
 
 def _load(text: str) -> Any:

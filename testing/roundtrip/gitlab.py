@@ -20,14 +20,7 @@ import yaml
 
 from codomyrmex.ci_cd_automation.translators.gitlab import PRELUDE
 
-from .common import (
-    Difference,
-    Unparsable,
-    canon,
-    closure,
-    compare,
-    script_lines,
-)
+from .common import Difference, Unparsable, canon, closure, compare, script_lines
 
 
 @dataclass(frozen=True)
