@@ -1,4 +1,5 @@
-"""The simulated event: pattern lists, trigger and ``when`` evaluation, and ``simulate`` on git."""
+"""The simulated event: pattern lists, trigger and ``when`` evaluation on it, and ``simulate``
+on git."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from codomyrmex.ci_cd_automation.local_runner.event import (
     NULL_SHA,
     PULL_REQUEST_REF,
     SimulatedEvent,
-    job_skip_reason,
-    path_matches,
-    ref_matches,
     simulate,
-    trigger_reason,
 )
+from codomyrmex.ci_cd_automation.model.conditions import trigger_reason, when_reason
+from codomyrmex.ci_cd_automation.model.patterns import path_matches, ref_matches
 from codomyrmex.ci_cd_automation.model.pipeline import Pipeline, When
-from codomyrmex.ci_cd_automation.translators.gitlab import glob_regex
+from codomyrmex.ci_cd_automation.translators.gitlab import gitlab_regex
 
 SHA = "1234567890abcdef1234567890abcdef12345678"
 
@@ -190,7 +189,7 @@ def test_gitlab_glob_regex_agrees_with_ref_matches(pattern: str) -> None:
         "a/b/c",
         "",
     ]
-    body = glob_regex(pattern)
+    body = gitlab_regex(pattern)
     assert body.startswith("/^") and body.endswith("$/")
     regex = re.compile(body[2:-2].replace(r"\/", "/"))
     for name in names:
@@ -373,7 +372,7 @@ DEFAULT: dict[str, Any] | None = None  # config.triggers left out: push, any ref
 def test_trigger_reason(
     triggers: dict[str, Any] | None, event: SimulatedEvent, expected: str | None
 ) -> None:
-    assert trigger_reason(pipeline(triggers), event) == expected
+    assert trigger_reason(pipeline(triggers).config, event) == expected
 
 
 @pytest.mark.parametrize(
@@ -389,12 +388,12 @@ def test_trigger_reason(
 def test_native_triggers_run_when_the_neutral_ones_are_empty(
     config: dict[str, Any], event: SimulatedEvent, expected: str | None
 ) -> None:
-    assert trigger_reason(pipeline({}, **config), event) == expected
+    assert trigger_reason(pipeline({}, **config).config, event) == expected
 
 
 def test_native_triggers_next_to_neutral_ones_are_ignored() -> None:
     p = pipeline({"push": {}}, github={"on": {"schedule": [{"cron": "0 1 * * *"}]}})
-    assert trigger_reason(p, scheduled()) == (
+    assert trigger_reason(p.config, scheduled()) == (
         'schedule run on branch "main": the pipeline has no schedule (triggers.schedule)'
     )
 
@@ -550,14 +549,14 @@ def test_native_triggers_next_to_neutral_ones_are_ignored() -> None:
         ),
     ],
 )
-def test_job_skip_reason(
+def test_when_reason(
     when: dict[str, Any] | None,
     event: SimulatedEvent,
     values: dict[str, str],
     expected: str | None,
 ) -> None:
     model = None if when is None else When.model_validate(when)
-    assert job_skip_reason(model, event, values) == expected
+    assert when_reason(model, event, values) == expected
 
 
 # --- simulate: bad input --------------------------------------------------------------
@@ -869,8 +868,8 @@ def test_simulated_event_drives_the_filters(tmp_path: Path) -> None:
     commit(root, "two", "docs/guide.md")
     event = simulate(project_dir=root)
     p = pipeline({"push": {"branches": ["main"], "paths": ["src/**"]}})
-    assert trigger_reason(p, event) == (
+    assert trigger_reason(p.config, event) == (
         'push to branch "main" changes no file matching triggers.push.paths ["src/**"]'
     )
     write(root, "src/new.py")
-    assert trigger_reason(p, simulate(project_dir=root)) is None
+    assert trigger_reason(p.config, simulate(project_dir=root)) is None

@@ -1,11 +1,7 @@
-"""The simulated event of a local run, and the trigger and ``when`` filters tested against it.
+"""The simulated event of a local run: what the run pretends to answer.
 
-This module owns three things: what event a local run pretends to be (``SimulatedEvent``,
-built from the command line and the project's git state by ``simulate``), whether the
-pipeline's ``config.triggers`` start a run for it (``trigger_reason``), and which jobs their
-``when`` filters leave out (``job_skip_reason``). ``when.status`` is not here: the scheduler
-applies it. Answers are ``None`` for "yes" or one line saying why not, so the runner can show
-them in the plan and the summary as they are.
+This module owns what event a local run pretends to be: ``SimulatedEvent``, built from the
+command line and the project's git state by ``simulate``.
 
 The event
   * ``event`` is neutral: ``push``, ``pull_request``, ``schedule`` or ``manual``; ``tag`` on
@@ -26,62 +22,23 @@ The event
     ``GIT_DIR``-style variables, so ``project_dir`` alone decides the repository. Any failure
     (no git binary, not a work tree, timeout) reads as "not a repository", never as an error.
 
-Patterns (``ref_matches``, ``path_matches``)
-  The neutral glob language, GitHub's filter patterns: ``*`` is any run of characters but
-  ``/``, ``**`` any run of characters, ``**/`` zero or more whole folders (GitHub documents
-  ``**/README.md`` as matching ``README.md`` at the root), ``?`` exactly one character but
-  ``/``, ``\\`` quotes the next character, anything else is literal. (GitHub's own cheat sheet
-  reads ``?`` and ``+`` as quantifiers and ``[...]`` as a class; the neutral model keeps the
-  smaller language that the GitLab generator's ``glob_regex`` also writes.) A leading ``!``
-  negates: patterns are applied in order and a later match overrides an earlier one; a list of
-  negations only starts from "matched", so it matches everything else (GitHub asks for a
-  positive pattern in such a list and matches nothing without one). Paths are repository-
-  relative POSIX paths; a path list holds when at least one changed file ends up matched.
-
-Triggers (``trigger_reason``)
-  Where GitHub and GitLab differ, GitHub's documented behaviour is kept, because the GitHub
-  workflow gets the filters verbatim while the GitLab rules are a translation of them.
-  * ``push`` with ``branches`` only does not run for tags, with ``tags`` only not for branches,
-    with neither for both ("If you define only tags or only branches, the workflow won't run
-    for events affecting the undefined Git ref").
-  * Path filters are not evaluated for tag pushes (GitHub: "Path filters are not evaluated for
-    pushes of tags"; GitLab's ``changes`` is true in tag pipelines), and a push that changes no
-    file does not pass a path filter (GitHub: "If there are no files changed, the workflow will
-    not run").
-  * ``pull_request.branches`` filters the target branch (``base``), as ``on.pull_request``
-    and ``$CI_MERGE_REQUEST_TARGET_BRANCH_NAME`` do.
-  * A pipeline whose neutral triggers are all empty but which carries native ones (GitHub
-    ``on:`` or GitLab ``workflow: rules:`` in an escape hatch, the test ``model.rules`` uses for
-    ``no-triggers``) has triggers this module cannot read: it runs for every event. Hatch
-    triggers next to neutral ones are ignored; the neutral ones decide.
-
-``when`` filters (``job_skip_reason``), all of which must hold:
-  * ``branches`` or ``tags`` (alternatives): the pushed branch, a pull request's source branch
-    or the branch a schedule or manual run is on; the pushed tag. Both generators test the
-    same (``github.ref``/``github.head_ref``; ``$CI_COMMIT_BRANCH``/
-    ``$CI_MERGE_REQUEST_SOURCE_BRANCH_NAME``/``$CI_COMMIT_TAG``).
-  * ``events``: the neutral event name.
-  * ``paths``: only branch pushes and pull requests are filtered. GitHub has no job-level path
-    filter at all, and GitLab's ``rules:changes`` is true for schedules, manual runs and tag
-    pipelines, so on those events both providers run the job.
-  * ``variables``: each value equals the pipeline variable or manual input of that name, as
-    text; a name without a value never matches (GitLab: ``$X == "v"`` is false for an unset
-    variable).
+What triggers and ``when`` filters make of the event is ``model.conditions``'s to say, and
+what a pattern matches ``model.patterns``'s: the runner only supplies the facts.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
 from ..errors import UsageError
-from ..model.pipeline import Event, Pipeline, PipelineConfig, When
+from ..model.patterns import path_matches
+from ..model.pipeline import Event
 from .git import git_output
 
 __all__ = [
@@ -91,11 +48,7 @@ __all__ = [
     "PULL_REQUEST_REF",
     "Event",
     "SimulatedEvent",
-    "job_skip_reason",
-    "path_matches",
-    "ref_matches",
     "simulate",
-    "trigger_reason",
 ]
 
 EVENTS: tuple[Event, ...] = get_args(Event)
@@ -174,6 +127,15 @@ class SimulatedEvent:
         if self.event == "pull_request":
             return f'pull_request from "{self.branch}" into "{self.base}"'
         return f'{self.event} run on branch "{self.branch}"'
+
+    @property
+    def nothing_changed(self) -> bool:
+        """True when the change set is known and empty."""
+        return self.changed is not None and not self.changed
+
+    def changes(self, patterns: Sequence[str]) -> bool:
+        """Whether a changed file passes ``patterns`` (True when the changes are unknown)."""
+        return self.changed is None or path_matches(patterns, self.changed)
 
     def facts(self, run_id: str) -> dict[str, str]:
         """The event's ``CICD_*`` environment variables of every job of run ``run_id``."""
@@ -362,165 +324,3 @@ def _status_paths(text: str) -> list[str]:
                 paths.append(items[i])
             i += 1
     return paths
-
-
-# --- patterns -------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1024)
-def _glob(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-def ref_matches(patterns: Sequence[str], name: str) -> bool:
-    """Whether ``name`` passes a GitHub filter-pattern list (``!`` negates, later wins).
-
-    An empty list matches nothing; a list of negations only matches every other name.
-    """
-    if not patterns:
-        return False
-    matched = all(p.startswith("!") for p in patterns)
-    for pattern in patterns:
-        if pattern.startswith("!"):
-            if matched and _glob(pattern[1:]).fullmatch(name):
-                matched = False
-        elif not matched and _glob(pattern).fullmatch(name):
-            matched = True
-    return matched
-
-
-def path_matches(patterns: Sequence[str], paths: Iterable[str]) -> bool:
-    """Whether at least one of ``paths`` passes the pattern list (no path: no match)."""
-    return any(ref_matches(patterns, path) for path in paths)
-
-
-# --- triggers and when ----------------------------------------------------------------
-
-
-def _quoted(patterns: Sequence[str]) -> str:
-    return json.dumps(list(patterns))
-
-
-def _has_native_triggers(config: PipelineConfig) -> bool:
-    workflow = config.gitlab.get("workflow")
-    return "on" in config.github or (isinstance(workflow, dict) and "rules" in workflow)
-
-
-def trigger_reason(pipeline: Pipeline, event: SimulatedEvent) -> str | None:
-    """``None`` when ``config.triggers`` start a run for ``event``, else why not (one line)."""
-    triggers = pipeline.config.triggers
-    if not triggers.any():
-        # Triggers only in a provider's own terms cannot be read here: let the run go.
-        return None if _has_native_triggers(pipeline.config) else "the pipeline has no trigger"
-    what = event.describe()
-    if event.event == "push":
-        push = triggers.push
-        if push is None:
-            return f"{what}: the pipeline has no push trigger (triggers.push)"
-        if event.tag is not None:
-            if push.tags is None:
-                if push.branches is not None:
-                    return f"{what}: triggers.push filters branches only"
-                return None  # no ref filter: every tag; path filters are not read for tags
-            if not ref_matches(push.tags, event.tag):
-                return f"{what} does not match triggers.push.tags {_quoted(push.tags)}"
-            return None
-        assert event.branch is not None
-        if push.branches is None and push.tags is not None:
-            return f"{what}: triggers.push filters tags only"
-        if push.branches is not None and not ref_matches(push.branches, event.branch):
-            return f"{what} does not match triggers.push.branches {_quoted(push.branches)}"
-        return _trigger_paths(what, "triggers.push.paths", push.paths, event.changed)
-    if event.event == "pull_request":
-        pull = triggers.pull_request
-        if pull is None:
-            return f"{what}: the pipeline has no pull_request trigger (triggers.pull_request)"
-        assert event.base is not None
-        if pull.branches is not None and not ref_matches(pull.branches, event.base):
-            return (
-                f'{what}: target "{event.base}" does not match '
-                f"triggers.pull_request.branches {_quoted(pull.branches)}"
-            )
-        return _trigger_paths(what, "triggers.pull_request.paths", pull.paths, event.changed)
-    if event.event == "schedule":
-        if not triggers.schedule:
-            return f"{what}: the pipeline has no schedule (triggers.schedule)"
-        return None
-    if triggers.manual is None:
-        return f"{what}: the pipeline has no manual trigger (triggers.manual)"
-    return None
-
-
-def _trigger_paths(
-    what: str, where: str, patterns: Sequence[str] | None, changed: tuple[str, ...] | None
-) -> str | None:
-    if patterns is None or changed is None or path_matches(patterns, changed):
-        return None
-    if not changed:
-        return f"{what} changes no file, so {where} {_quoted(patterns)} does not match"
-    return f"{what} changes no file matching {where} {_quoted(patterns)}"
-
-
-def job_skip_reason(
-    when: When | None, event: SimulatedEvent, values: Mapping[str, str]
-) -> str | None:
-    """``None`` when ``when``'s filters admit ``event``, else why not (one line).
-
-    ``values`` holds the pipeline variables (after overrides) and manual inputs, as text.
-    ``when.status`` is not looked at: the scheduler applies it.
-    """
-    if when is None:
-        return None
-    if when.events is not None and event.event not in when.events:
-        return f'when.events {_quoted(when.events)} does not include "{event.event}"'
-    if when.branches is not None or when.tags is not None:
-        if event.tag is not None:
-            subject, admitted = f'tag "{event.tag}"', ref_matches(when.tags or (), event.tag)
-        else:
-            assert event.branch is not None
-            subject = f'branch "{event.branch}"'
-            admitted = ref_matches(when.branches or (), event.branch)
-        if not admitted:
-            filters = [
-                f"when.{key} {_quoted(value)}"
-                for key, value in (("branches", when.branches), ("tags", when.tags))
-                if value is not None
-            ]
-            verb = "does" if len(filters) == 1 else "do"
-            return f"{' and '.join(filters)} {verb} not match {subject}"
-    filtered = event.tag is None and event.event in ("push", "pull_request")
-    if (
-        when.paths is not None
-        and filtered
-        and event.changed is not None
-        and not path_matches(when.paths, event.changed)
-    ):
-        return f"when.paths: no changed file matches {_quoted(when.paths)}"
-    for name, expected in when.variables.items():
-        actual = values.get(name)
-        if actual is None:
-            return f'when.variables {name} is not set, expected "{expected}"'
-        if actual != expected:
-            return f'when.variables {name} is "{actual}", expected "{expected}"'
-    return None

@@ -8,7 +8,7 @@ This module owns the step from the model to the scheduler's input, with no side 
   ``dependencies`` and ``needs``, ``model.graph.direct_needs``): a matrix job counts as done
   when all its legs are, as on both providers;
 * each job's ``when`` filters are evaluated against the simulated event
-  (``event.job_skip_reason``); an instance they leave out is ``excluded`` with the reason,
+  (``model.conditions.when_reason``); an instance they leave out is ``excluded`` with the reason,
   so the scheduler skips it and what needs it;
 * ``--only`` keeps the named jobs and everything they depend on, transitively (a job without
   its upstream has no artifacts or outputs to start from); the rest is left out of the run;
@@ -25,10 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..model.conditions import trigger_reason, when_reason
 from ..model.graph import ResolvedJob, ancestors, direct_needs, resolve_jobs
 from ..model.matrix import expand_matrix
 from ..model.pipeline import Pipeline, Scalar, scalar_text
-from .event import SimulatedEvent, job_skip_reason, trigger_reason
+from .event import SimulatedEvent
 from .scheduler import Instance
 
 
@@ -124,7 +125,7 @@ def build_plan(
         if r.name not in keep:
             continue
         needs = tuple(iid for dep in r.needs for iid, _ in expanded.get(dep, ()))
-        excluded = job_skip_reason(r.job.when, event, values)
+        excluded = when_reason(r.job.when, event, values)
         if not expanded[r.name]:
             continue  # a matrix whose exclude removed every combination runs nothing
         for iid, combo in expanded[r.name]:
@@ -133,7 +134,7 @@ def build_plan(
         pipeline=pipeline,
         event=event,
         instances=tuple(instances),
-        not_triggered=trigger_reason(pipeline, event),
+        not_triggered=trigger_reason(pipeline.config, event),
         values=values,
         inputs=given_inputs,
     )

@@ -40,6 +40,7 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from .conditions import has_native_triggers
 from .diagnostics import Diagnostic, Path
 from .graph import direct_needs, find_cycle
 from .pipeline import (
@@ -686,8 +687,7 @@ def check_config(pipeline: Pipeline) -> Iterator[Diagnostic]:
     # Triggers written in a provider's own terms (an imported `on: workflow_call`, GitLab
     # workflow:rules that fold into no neutral trigger) count: the generators report that
     # the other provider gets none.
-    native = "on" in config.github or "rules" in (config.gitlab.get("workflow") or {})
-    if not config.triggers.any() and not native:
+    if not config.triggers.any() and not has_native_triggers(config):
         yield Diagnostic(
             "the pipeline has no trigger",
             "no-triggers",

@@ -38,6 +38,7 @@ from ..model.graph import (
     needs_for,
     resolve_jobs,
 )
+from ..model.patterns import literal_prefix
 from ..model.pipeline import Cache as CacheSpec
 from ..model.pipeline import (
     CacheStep,
@@ -511,15 +512,15 @@ class _GitHubTranslator:
         return groups
 
     def _ref_test(self, prefix: str, pattern: str, branch: bool, path: tuple[Any, ...]) -> str:
-        wildcard = re.search(r"[*?\[!]", pattern)
-        if not wildcard:
-            tests = [f"github.ref == {quote_literal(prefix + pattern)}"]
+        stem, rest = literal_prefix(pattern)
+        if not rest:
+            tests = [f"github.ref == {quote_literal(prefix + stem)}"]
             if branch:
-                tests.append(f"github.head_ref == {quote_literal(pattern)}")
+                tests.append(f"github.head_ref == {quote_literal(stem)}")
             return " || ".join(tests)
-        stem = pattern[: wildcard.start()]
-        rest = pattern[wildcard.start() :]
-        if rest not in ("*", "**"):
+        if rest != "**":
+            # Expressions have startsWith but no glob or regex match (GitHub docs, expression
+            # functions): only a trailing "**" is exact; "*" would also match deeper names.
             self.losses.add(
                 path,
                 f'GitHub expressions have no glob match; "{pattern}" is tested as the prefix '
@@ -528,7 +529,9 @@ class _GitHubTranslator:
             )
         tests = [f"startsWith(github.ref, {quote_literal(prefix + stem)})"]
         if branch:
-            tests.append(f"startsWith(github.head_ref, {quote_literal(stem)})")
+            # head_ref is empty outside pull requests, and every text starts with ''.
+            head = f"startsWith(github.head_ref, {quote_literal(stem)})" if stem else None
+            tests.append(head or "github.head_ref != ''")
         return " || ".join(tests)
 
     # --- steps --------------------------------------------------------------------------

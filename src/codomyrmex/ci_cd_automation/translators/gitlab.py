@@ -35,6 +35,7 @@ from ..model.graph import (
     resolve_jobs,
 )
 from ..model.matrix import expand_matrix, is_plain
+from ..model.patterns import glob_regex, is_literal, literal_text
 from ..model.pipeline import Cache as CacheSpec
 from ..model.pipeline import (
     CacheStep,
@@ -82,11 +83,17 @@ CI_NATIVE = {
     "pipeline": "${CICD_PIPELINE}",
     "environment": "${CICD_ENVIRONMENT}",
 }
+# The pipeline sources (CI_PIPELINE_SOURCE) each neutral event stands for; "web" is a run
+# started from the UI, "api" one started through the API (GitLab "predefined variables").
+EVENT_SOURCES: dict[str, tuple[str, ...]] = {
+    "push": ("push",),
+    "pull_request": ("merge_request_event",),
+    "schedule": ("schedule",),
+    "manual": ("web", "api"),
+}
 EVENT_TESTS = {
-    "push": '$CI_PIPELINE_SOURCE == "push"',
-    "pull_request": '$CI_PIPELINE_SOURCE == "merge_request_event"',
-    "schedule": '$CI_PIPELINE_SOURCE == "schedule"',
-    "manual": '$CI_PIPELINE_SOURCE == "web" || $CI_PIPELINE_SOURCE == "api"',
+    event: " || ".join(f'$CI_PIPELINE_SOURCE == "{source}"' for source in sources)
+    for event, sources in EVENT_SOURCES.items()
 }
 # POSIX sh run before every job's script: the CICD_* facts GitLab has no variable for.
 PRELUDE = (
@@ -115,23 +122,9 @@ def render_gitlab(
     return _GitLabTranslator(pipeline).render(source_name, dump)
 
 
-def glob_regex(pattern: str) -> str:
-    """A GitHub-style ref glob as a GitLab ``/^...$/`` regular expression."""
-    out = []
-    # "**/" also matches no folder at all (GitHub's filter patterns: "**/README.md" matches
-    # "README.md"), so it is an optional group, not ".*/".
-    for piece in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
-        if piece == "**/":
-            out.append("(.*/)?")
-        elif piece == "**":
-            out.append(".*")
-        elif piece == "*":
-            out.append("[^/]*")
-        elif piece == "?":
-            out.append("[^/]")
-        else:
-            out.append(re.escape(piece))
-    return "/^" + "".join(out).replace("/", r"\/") + "$/"
+def gitlab_regex(pattern: str) -> str:
+    """A neutral ref glob as a GitLab ``/^...$/`` regular expression (``model.patterns``)."""
+    return "/^" + glob_regex(pattern).replace("/", r"\/") + "$/"
 
 
 def quote(text: str) -> str:
@@ -160,9 +153,9 @@ def expire_words(expire_in: str) -> str:
 
 
 def _ref_test(variable: str, pattern: str) -> str:
-    if re.search(r"[*?]", pattern):
-        return f"{variable} =~ {glob_regex(pattern)}"
-    return f"{variable} == {quote(pattern)}"
+    if not is_literal(pattern):
+        return f"{variable} =~ {gitlab_regex(pattern)}"
+    return f"{variable} == {quote(literal_text(pattern))}"
 
 
 def _any(tests: list[str]) -> str:

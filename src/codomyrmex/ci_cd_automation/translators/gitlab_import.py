@@ -40,6 +40,8 @@ from .gitlab_resolve import GitLabImportError, Note, Resolver
 from .gitlab_rules import RuleFolder, try_rules
 from .shell import rewrite_unquoted
 
+__all__ = ["GitLabImportError", "ImportResult", "import_gitlab"]
+
 # Top-level keys GitLab reads as keywords, never as jobs (CI/CD YAML syntax reference).
 GLOBAL_KEYS = frozenset(
     {"stages", "types", "variables", "include", "workflow", "default", "spec"}

@@ -16,19 +16,26 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from ..model.pipeline import IDENT_PATTERN, RESERVED_VARIABLE_PREFIXES
-from .gitlab import glob_regex
+from pydantic import ValidationError
 
-EVENTS = {
-    "push": "push",
-    "merge_request_event": "pull_request",
-    "schedule": "schedule",
-    "web": "manual",
-    "api": "manual",
+from ..model.conditions import trigger_reason, when_reason
+from ..model.patterns import escape_glob, example, glob_matches, regex_glob
+from ..model.pipeline import (
+    IDENT_PATTERN,
+    RESERVED_VARIABLE_PREFIXES,
+    Event,
+    PipelineConfig,
+    When,
+)
+from .gitlab import EVENT_SOURCES
+
+# CI_PIPELINE_SOURCE -> the neutral event: the GitLab generator's table, inverted.
+EVENTS: dict[str, Event] = {
+    source: cast(Event, event) for event, sources in EVENT_SOURCES.items() for source in sources
 }
 SOURCE = "CI_PIPELINE_SOURCE"
 _BRANCH = "CI_COMMIT_BRANCH"
@@ -142,34 +149,9 @@ def _parse_if(text: str) -> Any:
 
 
 def _regex_glob(source: str) -> str | None:
-    """The glob that ``translators.gitlab.glob_regex`` writes as this regex, if any."""
+    """The neutral glob a ``/^...$/`` regular expression stands for, if any."""
     m = re.fullmatch(r"/\^(.*)\$/", source)
-    if not m:
-        return None
-    body = m.group(1).replace(r"\/", "/")
-    out, i = [], 0
-    while i < len(body):
-        for regex, glob in ((".*", "**"), ("[^/]*", "*"), ("[^/]", "?")):
-            if body.startswith(regex, i):
-                out.append(glob)
-                i += len(regex)
-                break
-        else:
-            if body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
-                out.append(body[i + 1])
-                i += 2
-            elif body[i].isalnum() or body[i] in "-_/@,:=%~":
-                out.append(body[i])
-                i += 1
-            else:
-                return None
-    return "".join(out)
-
-
-def _glob_match(pattern: str, value: str | None) -> bool:
-    if value is None:
-        return False
-    return re.fullmatch(glob_regex(pattern)[2:-2].replace(r"\/", "/"), value) is not None
+    return regex_glob(m.group(1)) if m else None
 
 
 def _atoms(tree: Any) -> list[_Atom]:
@@ -188,7 +170,7 @@ def _eval(tree: Any, env: dict[str, Any]) -> bool:
     if tree.op in ("=~", "!~"):
         regex = tree.value
         if regex.glob is not None:
-            hit = _glob_match(regex.glob, value)
+            hit = glob_matches(regex.glob, value)
         else:
             body, _, flags = regex.source[1:].rpartition("/")
             try:
@@ -256,10 +238,17 @@ def outcome(rules: list[Rule], env: dict[str, Any]) -> str | None:
     for rule in rules:
         if rule.test is not None and not _eval(rule.test, env):
             continue
-        if rule.changes is not None and not env.get(f"changes#{rule.changes}"):
+        if rule.changes is not None and _diffed(env) and not env.get(f"changes#{rule.changes}"):
             continue
         return None if rule.when == "never" else rule.when
     return None
+
+
+def _diffed(env: Mapping[str, Any]) -> bool:
+    """True when the pipeline has a push to compare with: GitLab's ``rules:changes`` is true in
+    every other pipeline (tags, schedules, web, API, triggers: "no Git push event")."""
+    source = env.get(SOURCE)
+    return source == "merge_request_event" or (source == "push" and env.get(_TAG) is None)
 
 
 def _events(refs: list[str], sources: tuple[str, ...] = _SOURCES) -> Iterator[dict[str, Any]]:
@@ -306,7 +295,7 @@ def scenarios(
             # `$A == $B`: either may hold any ref value, the other's value, or nothing.
             linked.update(n for n in (atom.var, atom.value.name) if n not in _EVENT_VARS)
     for glob in globs:
-        refs.add(glob.replace("**", "x/y").replace("*", "x").replace("?", "x"))
+        refs.add(example(glob))
     for name in linked:
         user.setdefault(name, {None, "", "zz-other"}).update(refs)
     base = list(_events(sorted(refs), sources))
@@ -327,25 +316,55 @@ def scenarios(
     return out
 
 
-def _neutral_filters_hold(when: dict[str, Any], env: dict[str, Any]) -> bool:
-    """A neutral ``when``'s filters, as translators.gitlab writes them as ``rules:if``."""
-    refs = [
-        *(
-            _glob_match(b, env.get(_BRANCH)) or _glob_match(b, env.get(_MR_SOURCE))
-            for b in when.get("branches") or ()
-        ),
-        *(_glob_match(t, env.get(_TAG)) for t in when.get("tags") or ()),
-    ]
-    if refs and not any(refs):
+@dataclass(frozen=True)
+class _Facts:
+    """One imagined GitLab pipeline's CI facts as the neutral conditions read them (an
+    ``Occasion``). ``changes`` lists the rules' ``changes`` patterns; whether a changed file
+    matches list ``i`` is the scenario's flag ``changes#i``."""
+
+    env: Mapping[str, Any]
+    lists: Sequence[Sequence[str]] = ()
+
+    @property
+    def event(self) -> Event | None:
+        return EVENTS.get(str(self.env.get(SOURCE)))
+
+    @property
+    def branch(self) -> str | None:
+        branch = self.env.get(_BRANCH)
+        return branch if branch is not None else self.env.get(_MR_SOURCE)
+
+    @property
+    def tag(self) -> str | None:
+        return self.env.get(_TAG)
+
+    @property
+    def base(self) -> str | None:
+        return self.env.get(_MR_TARGET)
+
+    @property
+    def nothing_changed(self) -> bool:
         return False
-    events = when.get("events")
-    if events and _EVENT_OF.get(env.get(SOURCE, "")) not in events:
-        return False
-    variables = when.get("variables") or {}
-    return all(env.get(name) == value for name, value in variables.items())
+
+    def changes(self, patterns: Sequence[str]) -> bool:
+        index = [list(p) for p in self.lists].index(list(patterns))
+        return bool(self.env.get(f"changes#{index}"))
+
+    def describe(self) -> str:
+        return f"{self.env.get(SOURCE)} pipeline"
 
 
-_EVENT_OF = {**EVENTS}
+def _when_model(when: dict[str, Any], paths: list[str] | None) -> When | None:
+    """A candidate ``when`` (filters only) as the model reads it, or None when invalid."""
+    try:
+        return When.model_validate(when if paths is None else {**when, "paths": paths})
+    except ValidationError:
+        return None
+
+
+def _when_holds(when: When, env: Mapping[str, Any], lists: Sequence[Sequence[str]]) -> bool:
+    """A neutral ``when``'s filters on a GitLab pipeline (``model.conditions``)."""
+    return when_reason(when, _Facts(env, lists), env) is None
 
 
 def _when_parts(conjunction: list[_Atom]) -> dict[str, Any] | None:
@@ -360,7 +379,8 @@ def _when_parts(conjunction: list[_Atom]) -> dict[str, Any] | None:
     for atom in conjunction:
         literal = atom.value if isinstance(atom.value, str) else None
         glob = atom.value.glob if isinstance(atom.value, _Regex) else None
-        pattern = literal if atom.op == "==" else glob if atom.op == "=~" else None
+        pattern = escape_glob(literal) if atom.op == "==" and literal is not None else None
+        pattern = glob if atom.op == "=~" else pattern
         if atom.var in (_BRANCH, _REF, _MR_SOURCE) and pattern:
             add("branches", pattern)
         elif atom.var == _BRANCH and (atom.op == "" or (atom.op == "!=" and atom.value is None)):
@@ -470,24 +490,17 @@ def _refs_test(refs: Any) -> str | None:
     return " || ".join(tests) if tests else None
 
 
-def _triggers_hold(triggers: dict[str, Any], env: dict[str, Any]) -> bool:
-    """Neutral triggers, as translators.gitlab writes them as ``workflow:rules``."""
-    source = env.get(SOURCE)
-    push = triggers.get("push")
-    if source == "push" and push is not None:
-        branches, tags = push.get("branches"), push.get("tags")
-        if branches is None and tags is None:
-            return True
-        if any(_glob_match(b, env.get(_BRANCH)) for b in branches or ()):
-            return True
-        if any(_glob_match(t, env.get(_TAG)) for t in tags or ()):
-            return True
-    pull = triggers.get("pull_request")
-    if source == "merge_request_event" and pull is not None:
-        targets = pull.get("branches")
-        if targets is None or any(_glob_match(b, env.get(_MR_TARGET)) for b in targets):
-            return True
-    return source in ("web", "api") and triggers.get("manual") is not None
+def _triggers_model(triggers: dict[str, Any]) -> PipelineConfig:
+    """Folded triggers as the model's configuration (Unsupported when they are not valid)."""
+    try:
+        return PipelineConfig.model_validate({"triggers": triggers})
+    except ValidationError:
+        raise Unsupported("triggers") from None
+
+
+def _triggers_hold(config: PipelineConfig, env: Mapping[str, Any]) -> bool:
+    """Neutral triggers on a GitLab pipeline (``model.conditions``)."""
+    return trigger_reason(config, _Facts(env)) is None
 
 
 def _workflow_triggers(conjunctions: list[list[_Atom]]) -> dict[str, Any]:
@@ -551,6 +564,7 @@ class RuleFolder:
     triggers: dict[str, Any] | None = None
     workflow_rules: list[Rule] | None = None
     exotic_sources: bool = False  # folded, but trigger/chat pipelines no longer run
+    _config: PipelineConfig | None = None  # ``triggers`` as the model reads them
 
     def fold_workflow(self, value: Any) -> dict[str, Any] | None:
         """``workflow:rules`` as neutral triggers when they fold exactly, else None."""
@@ -575,25 +589,26 @@ class RuleFolder:
                 g for t in triggers.values() for k in ("branches", "tags") for g in (t.get(k) or [])
             ]
             trees = [r.test for r in rules if r.test is not None]
+            config = _triggers_model(triggers)
             exotic = False
             for env in scenarios(trees, 0, globs):
                 want = outcome(rules, env) is not None
                 if env[SOURCE] == "trigger":
                     exotic = exotic or want
                     continue
-                if want != _triggers_hold(triggers, env):
+                if want != _triggers_hold(config, env):
                     raise Unsupported("not exact")
         except Unsupported:
             self.workflow_rules = try_rules(value.get("rules"))
             return None
         self.exotic_sources = exotic
-        self.triggers = triggers
+        self.triggers, self._config = triggers, config
         return triggers
 
     def pipeline_runs(self, env: dict[str, Any]) -> bool:
         """True when the pipeline exists for these CI facts (a job's rules matter then)."""
-        if self.triggers is not None:
-            return _triggers_hold(self.triggers, env)
+        if self._config is not None:
+            return _triggers_hold(self._config, env)
         if self.workflow_rules is not None:
             return outcome(self.workflow_rules, env) is not None
         # workflow:rules kept verbatim but unreadable here (a regex, say): any pipeline may
@@ -636,13 +651,10 @@ class RuleFolder:
             ]
             wanted = [outcome(rules, env) for env in envs]
             for candidate in _variants(when):
-                got = [
-                    status
-                    if _neutral_filters_hold(candidate, env)
-                    and (paths is None or bool(env[f"changes#{paths}"]))
-                    else None
-                    for env in envs
-                ]
+                model = _when_model(candidate, None if paths is None else lists[paths])
+                if model is None:
+                    continue
+                got = [status if _when_holds(model, env, lists) else None for env in envs]
                 if got == wanted:
                     when = candidate
                     break
