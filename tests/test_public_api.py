@@ -103,3 +103,13 @@ def test_create_pipeline_reports_a_stage_that_is_not_a_mapping() -> None:
 def test_monitor_pipeline_health_needs_a_store(tmp_path: Path) -> None:
     with pytest.raises(api.MonitoringError):
         api.monitor_pipeline_health("demo", store_path=tmp_path / "none.db")
+
+
+def test_usage_errors_are_value_errors_and_cicd_errors() -> None:
+    assert issubclass(api.UsageError, ValueError) and issubclass(api.UsageError, api.CICDError)
+    assert api.UsageError.__doc__
+    pipeline = api.create_pipeline(
+        "p", [{"name": "s", "jobs": [{"name": "j", "steps": [{"run": "true"}]}]}]
+    )
+    with pytest.raises(api.UsageError, match='unknown target "jenkins"'):
+        api.render(pipeline, "jenkins")

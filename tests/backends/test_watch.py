@@ -137,7 +137,7 @@ def test_remote_result_has_the_local_keys_and_counts_stages_by_job_names() -> No
             job("4", "lint", "failed"),
         ),
     )
-    result = remote_result(pipeline, "staging", run, 12.5)
+    result = remote_result(pipeline, "staging", run, 12.5).as_dict()
     assert set(result) >= {
         "status",
         "pipeline_id",

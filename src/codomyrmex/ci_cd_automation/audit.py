@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import PipelineImportError
+from .literals import Provider
 from .translators import fidelity_losses
-from .translators.importing import Provider, detect_provider, import_text
+from .translators.importing import detect_provider, import_text
 
 Status = Literal["full", "partial", "failed", "skipped"]
 SUFFIXES = (".yml", ".yaml", ".json")

@@ -33,7 +33,7 @@ from .commands.shared import (
     EXIT_OK,
 )
 from .errors import CICDError, PipelineImportError, PipelineValidationError, UsageError
-from .translators.importing import PROVIDERS
+from .literals import PROVIDERS
 
 EXIT_CODES = f"""\
 exit codes:

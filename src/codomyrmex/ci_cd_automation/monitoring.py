@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CICDError, MonitoringError, UsageError
+from .literals import FINISHED_STATUSES, OPEN_STATUSES, RunProvider, parse_run_provider
 from .store import DEFAULT_PATH, JobRunRecord, RunFilter, RunRecord, Store
 
 __all__ = ["WEIGHTS", "health_terms", "monitor_pipeline_health"]
@@ -76,8 +77,6 @@ WEIGHTS: dict[str, float] = {
     "queue": 15.0,
     "run_time": 15.0,
 }
-_FINISHED = frozenset({"success", "failed", "cancelled", "skipped"})
-_OPEN = frozenset({"queued", "running"})
 _RUN_ID = re.compile(r"run:(\d+)")
 _OPTIONS = frozenset(
     {
@@ -99,7 +98,7 @@ _MIN_SAMPLES = 3
 @dataclass(frozen=True)
 class _Options:
     store_path: Path
-    provider: str | None
+    provider: RunProvider | None
     target: str | None
     history: int
     queue_threshold: float
@@ -148,7 +147,7 @@ def monitor_pipeline_health(pipeline_id: str, **kwargs: Any) -> dict[str, Any]:
 
 def health_terms(run: RunRecord, history: list[RunRecord], *, now: datetime) -> dict[str, float]:
     """The five terms of ``health_score`` (each in [0, 1]) for ``run`` against ``history``."""
-    window = ([run] if run.status in _FINISHED else []) + history
+    window = ([run] if run.status in FINISHED_STATUSES else []) + history
     decided = [r for r in window if r.status in ("success", "failed", "cancelled")]
     jobs = [j for r in window for j in r.jobs]
     attempts = [a for j in jobs for a in j.attempt_records]
@@ -189,9 +188,10 @@ def _options(kwargs: dict[str, Any]) -> _Options:
         raise UsageError(f"monitor_pipeline_health: history must not be negative, not {history}")
     remaining = kwargs.get("rate_limit_remaining")
     limit = kwargs.get("rate_limit_limit")
+    provider = kwargs.get("provider")
     return _Options(
         store_path=Path(kwargs.get("store_path") or DEFAULT_PATH),
-        provider=kwargs.get("provider"),
+        provider=None if provider is None else parse_run_provider(str(provider)),
         target=kwargs.get("target"),
         history=history,
         queue_threshold=float(kwargs.get("queue_threshold", 600.0)),
@@ -215,7 +215,7 @@ def _find(store: Store, pipeline_id: str, options: _Options) -> RunRecord:
     found = store.list_runs(
         RunFilter(
             pipeline=pipeline_id,
-            provider=options.provider,  # type: ignore[arg-type]
+            provider=options.provider,
             target=options.target,
             limit=1,
         )
@@ -239,7 +239,7 @@ def _history(store: Store, run: RunRecord, options: _Options) -> list[RunRecord]
             pipeline=run.pipeline,
             provider=run.provider,
             target=run.target,
-            status=tuple(_FINISHED),  # type: ignore[arg-type]
+            status=FINISHED_STATUSES,
             until=run.created_at,
             limit=options.history,
         )
@@ -269,8 +269,8 @@ def _health(
     now = options.now
     terms = health_terms(run, history, now=now)
     score = sum(WEIGHTS[name] * value for name, value in terms.items())
-    finished_jobs = [j for j in run.jobs if j.status in _FINISHED]
-    if run.status in _FINISHED:
+    finished_jobs = [j for j in run.jobs if j.status in FINISHED_STATUSES]
+    if run.status in FINISHED_STATUSES:
         progress = 100.0
     else:
         progress = 100.0 * len(finished_jobs) / len(run.jobs) if run.jobs else 0.0
@@ -333,14 +333,14 @@ def _alerts(
             d
             for r in history
             for j in r.jobs
-            if j.name == job.name and j.status in _FINISHED
+            if j.name == job.name and j.status in FINISHED_STATUSES
             for d in [_job_time(j, now)]
             if d is not None
         ]
         if took is not None and len(past) >= _MIN_SAMPLES:
             p95 = statistics.quantiles(past, n=100, method="inclusive")[94]
             if took > p95:
-                verb = "is running for" if job.status in _OPEN else "took"
+                verb = "is running for" if job.status in OPEN_STATUSES else "took"
                 alerts.append(
                     _alert(
                         "job-slow",
@@ -402,7 +402,7 @@ def _alert(kind: str, severity: str, job: str | None, message: str) -> dict[str,
 
 
 def _spec_status(status: str) -> str:
-    if status in _OPEN:
+    if status in OPEN_STATUSES:
         return "running"
     return "completed" if status in ("success", "skipped") else "failed"
 
@@ -418,7 +418,7 @@ def _current(run: RunRecord) -> str:
     if queued:
         return queued[0].name
     failed = [j for j in run.jobs if j.status == "failed"]
-    if failed and run.status in _FINISHED:
+    if failed and run.status in FINISHED_STATUSES:
         return failed[0].name
     ended = sorted(
         (j for j in run.jobs if j.finished_at is not None), key=lambda j: (j.finished_at, j.id)
@@ -429,7 +429,7 @@ def _current(run: RunRecord) -> str:
 def _duration(run: RunRecord, now: datetime) -> float | None:
     if run.started_at is None:
         return None
-    end = run.finished_at or (now if run.status in _OPEN else None)
+    end = run.finished_at or (now if run.status in OPEN_STATUSES else None)
     return None if end is None else max(0.0, (end - run.started_at).total_seconds())
 
 

@@ -55,6 +55,12 @@ from typing import Any, Literal
 
 from .errors import CICDError
 
+# The store's names of the shared words (``literals``), kept because callers use them: a run's
+# provider (``local`` too), a provider of remote runs, a run's or a job's status.
+from .literals import Provider as RemoteProvider
+from .literals import RunProvider as Provider
+from .literals import RunStatus as Status
+
 __all__ = [
     "DEFAULT_PATH",
     "SCHEMA_VERSION",
@@ -78,9 +84,6 @@ __all__ = [
     "open_store",
 ]
 
-Provider = Literal["local", "github", "gitlab"]
-RemoteProvider = Literal["github", "gitlab"]
-Status = Literal["queued", "running", "success", "failed", "cancelled", "skipped"]
 DeploymentStatus = Literal["pending", "in_progress", "completed", "failed", "rolled_back"]
 
 DEFAULT_PATH = Path(".cicd") / "state.db"

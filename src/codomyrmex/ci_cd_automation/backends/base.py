@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-ProviderName = Literal["github", "gitlab"]
-RunProvider = Literal["local", "github", "gitlab"]
+from ..literals import FINISHED_STATUSES, Provider, RunProvider, RunStatus
+
 Action = Literal["create", "update", "unchanged"]
 
 
@@ -48,7 +48,7 @@ class Plan:
         changes: one entry per generated file, sorted by path.
     """
 
-    provider: ProviderName
+    provider: Provider
     target: str
     branch: str
     head: str
@@ -92,7 +92,7 @@ class SyncResult:
 
 
 def compare(
-    provider: ProviderName,
+    provider: Provider,
     target: str,
     branch: str,
     head: str,
@@ -129,7 +129,7 @@ def compare(
 class Backend(Protocol):
     """Plan and sync of generated files on one provider repository."""
 
-    provider: ProviderName
+    provider: Provider
 
     def plan(self, files: Mapping[str, str], *, branch: str | None = None) -> Plan:
         """Compare ``files`` (path -> text) with ``branch`` (default: the default branch)."""
@@ -141,9 +141,6 @@ class Backend(Protocol):
 
 
 # --- runs ---------------------------------------------------------------------------------
-
-RunStatus = Literal["queued", "running", "success", "failed", "cancelled", "skipped"]
-FINISHED: frozenset[str] = frozenset({"success", "failed", "cancelled", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -207,7 +204,7 @@ class RemoteRun:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED
+        return self.status in FINISHED_STATUSES
 
 
 def api_time(value: object) -> datetime | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CICDError
-from .base import ProviderName
+from ..literals import Provider
 
 DEFAULT_URLS: dict[str, str] = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
 _TOKEN_VARS = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN"}
@@ -30,7 +30,7 @@ _URL_VARS = {"github": "GITHUB_API_URL", "gitlab": "GITLAB_URL"}
 class Credentials:
     """A provider's base URL and token."""
 
-    provider: ProviderName
+    provider: Provider
     url: str
     token: str = field(repr=False)
 
@@ -47,7 +47,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def load_credentials(
-    provider: ProviderName,
+    provider: Provider,
     *,
     url: str | None = None,
     environ: Mapping[str, str] | None = None,

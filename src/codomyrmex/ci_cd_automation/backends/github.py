@@ -101,8 +101,9 @@ from github.InputGitTreeElement import InputGitTreeElement
 from github.Repository import Repository
 
 from ..errors import ProviderError, RateLimitError, SyncConflictError, UsageError
+from ..literals import Provider, RunStatus
 from . import transport
-from .base import Plan, ProviderName, RemoteJob, RemoteRun, RunStatus, SyncResult, api_time, compare
+from .base import Plan, RemoteJob, RemoteRun, SyncResult, api_time, compare
 from .credentials import Credentials
 
 _FILE_MODE = "100644"
@@ -144,7 +145,7 @@ class _RunState:
 class GitHubBackend:
     """Plan and sync generated files on ``repo`` (``owner/name``)."""
 
-    provider: ProviderName = "github"
+    provider: Provider = "github"
 
     def __init__(
         self,

@@ -100,17 +100,8 @@ import requests
 from gitlab.v4.objects import Project
 
 from ..errors import ProviderError, RateLimitError, SyncConflictError, UsageError
-from .base import (
-    FileChange,
-    Plan,
-    ProviderName,
-    RemoteJob,
-    RemoteRun,
-    RunStatus,
-    SyncResult,
-    api_time,
-    compare,
-)
+from ..literals import Provider, RunStatus
+from .base import FileChange, Plan, RemoteJob, RemoteRun, SyncResult, api_time, compare
 from .credentials import Credentials
 from .transport import Policy, RequestBudget, gitlab_client, repeatable, translate_error
 
@@ -173,7 +164,7 @@ class GitLabBackend:
         policy: retries, rate-limit waits and request budget for the client made here.
     """
 
-    provider: ProviderName = "gitlab"
+    provider: Provider = "gitlab"
 
     def __init__(
         self,

@@ -31,21 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..store import (
-    NewRemoteJob,
-    NewRemoteRun,
-    RemoteProvider,
-    RunFilter,
-    RunRecord,
-    SavedRun,
-    Status,
-    Store,
-)
-from .base import ProviderName, RemoteJob, RemoteRun, RunBackend, RunProvider
+from ..literals import OPEN_STATUSES, Provider, RunProvider
+from ..store import NewRemoteJob, NewRemoteRun, RunFilter, RunRecord, SavedRun, Store
+from .base import RemoteJob, RemoteRun, RunBackend
 
 __all__ = ["PullReport", "pull_runs", "save_run", "to_store"]
-
-_UNFINISHED: tuple[Status, ...] = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -65,7 +55,7 @@ class PullReport:
         cursor: the pull cursor after the pull.
     """
 
-    provider: ProviderName
+    provider: Provider
     target: str
     since: datetime | None
     seen: int
@@ -169,7 +159,7 @@ def pull_runs(
             updated += 1
         else:
             unchanged += 1
-    for stale in store.list_runs(RunFilter(provider=provider, target=where, status=_UNFINISHED)):
+    for stale in store.list_runs(RunFilter(provider=provider, target=where, status=OPEN_STATUSES)):
         if stale.provider_run_id is None or stale.provider_run_id in listed:
             continue
         run = backend.get_run(stale.provider_run_id, jobs=jobs)
@@ -221,7 +211,7 @@ def _differs(stored: RunRecord, run: RemoteRun) -> bool:
     )
 
 
-def _remote(provider: RunProvider) -> RemoteProvider:
+def _remote(provider: RunProvider) -> Provider:
     if provider == "local":
         raise ValueError("local runs are written to the store by the local runner; nothing to pull")
     return provider

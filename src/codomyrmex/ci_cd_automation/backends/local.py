@@ -17,11 +17,12 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import CICDError, UsageError
+from ..literals import RunProvider
 from ..local_runner.plan import label
 from ..local_runner.runner import OWNER_FILE, STATE_DIR, RunOptions, owner_mark, run_local
 from ..model.pipeline import Pipeline
 from ..store import JobRunRecord, RunFilter, RunRecord, Store
-from .base import RemoteJob, RemoteRun, RunProvider
+from .base import RemoteJob, RemoteRun
 
 
 class LocalBackend:
@@ -54,7 +55,7 @@ class LocalBackend:
             project_dir=self.project_dir,
         )
         result = run_local(self.pipeline, options)
-        return self.get_run(str(result["run_id"]))
+        return self.get_run(str(result.run_id))
 
     def get_run(self, run_id: str, *, jobs: bool = True) -> RemoteRun:
         with self._store() as store:

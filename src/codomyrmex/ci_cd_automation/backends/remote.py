@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import cast
 
 from ..errors import UsageError
-from .base import Backend, ProviderName
+from ..literals import PROVIDERS, Provider, parse_provider
+from .base import Backend
 from .credentials import load_credentials
 from .transport import Policy
 
@@ -32,7 +32,7 @@ def open_backends(
     budget: int | None = None,
     on_wait: Callable[[str], None] | None = None,
     trace: Callable[[str], None] | None = None,
-) -> list[tuple[ProviderName, Backend]]:
+) -> list[tuple[Provider, Backend]]:
     """The backends for ``provider`` (``github``, ``gitlab`` or ``both``), in that order.
 
     Raises:
@@ -44,7 +44,7 @@ def open_backends(
         raise UsageError(f'unknown provider "{provider}": use github, gitlab or both')
     if budget is not None and budget < 1:
         raise UsageError(f"--budget must be at least 1, got {budget}")
-    wanted = cast("list[ProviderName]", ["github", "gitlab"] if provider == "both" else [provider])
+    wanted = list(PROVIDERS) if provider == "both" else [parse_provider(provider)]
     if "github" in wanted and not (repo and _GITHUB_REPO.match(repo)):
         raise UsageError(
             f'GitHub needs a repository "OWNER/NAME" (--repo; repo= in Python), got {repo!r}'
@@ -54,7 +54,7 @@ def open_backends(
             f'GitLab needs a project "GROUP/NAME" (--project; project= in Python), got {project!r}'
         )
     policy = Policy(budget=budget, on_wait=on_wait, trace=trace)
-    out: list[tuple[ProviderName, Backend]] = []
+    out: list[tuple[Provider, Backend]] = []
     for name in wanted:
         if name == "github":
             from .github import GitHubBackend

@@ -11,13 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..literals import Provider, parse_provider
 from ..translators import Loss, render
 from ..translators.importing import Imported, ImportNote, dump_neutral, import_pipeline
-from .shared import EXIT_FAILED, EXIT_OK, count, write_atomic
+from .shared import EXIT_FAILED, EXIT_OK, count, provider_flag, write_atomic
 
 
 def import_(file: str, output: str | None, provider: str | None) -> int:
-    imported = import_pipeline(Path(file), provider)  # type: ignore[arg-type]
+    imported = import_pipeline(Path(file), provider_flag(provider))
     for note in imported.notes:
         print(note.format(), file=sys.stderr)
     text = dump_neutral(imported)
@@ -29,8 +30,9 @@ def import_(file: str, output: str | None, provider: str | None) -> int:
     return EXIT_OK
 
 
-def translate(file: str, provider: str | None, target: str, out: Path | None, strict: bool) -> int:
-    imported = import_pipeline(Path(file), provider)  # type: ignore[arg-type]
+def translate(file: str, provider: str | None, to: str, out: Path | None, strict: bool) -> int:
+    target = parse_provider(to)
+    imported = import_pipeline(Path(file), provider_flag(provider))
     rendering = render(imported.pipeline, target)
     report = [n.format() for n in _lost_notes(imported, target)]
     # The import notes already name each construct kept in the source provider's escape
@@ -59,7 +61,7 @@ def translate(file: str, provider: str | None, target: str, out: Path | None, st
     return EXIT_FAILED if strict and report else EXIT_OK
 
 
-def _lost_notes(imported: Imported, target: str) -> list[ImportNote]:
+def _lost_notes(imported: Imported, target: Provider) -> list[ImportNote]:
     """Import notes that matter for ``target``: all of them, unless it is the same provider,
     where what the escape hatch keeps comes back verbatim (only real changes count)."""
     if target != imported.provider:

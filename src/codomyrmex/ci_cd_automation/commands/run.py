@@ -13,16 +13,17 @@ import json
 import sys
 from pathlib import Path
 
+from ..literals import Provider
 from ..local_runner.progress import LiveProgress, format_plan, format_summary
 from ..local_runner.runner import RunOptions, run_local
 from ..model.loader import load_pipeline
 from ..model.pipeline import Pipeline
 from ..translators.importing import import_pipeline
-from .shared import EXIT_FAILED, EXIT_OK, key_values
+from .shared import EXIT_FAILED, EXIT_OK, key_values, provider_flag
 
 
 def run(args: argparse.Namespace) -> int:
-    pipeline = load_for_run(Path(args.file), args.provider)
+    pipeline = load_for_run(Path(args.file), provider_flag(args.provider))
     options = RunOptions(
         environment=args.environment,
         event=args.event,
@@ -46,19 +47,19 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.as_dict(), indent=2))
     elif args.dry_run:
         print(format_plan(result))
     else:
         print(format_summary(result))
-    return EXIT_FAILED if result["status"] in ("failed", "cancelled") else EXIT_OK
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def load_for_run(path: Path, provider: str | None) -> Pipeline:
+def load_for_run(path: Path, provider: Provider | None) -> Pipeline:
     """A neutral pipeline file, or a native one through its importer (notes on stderr)."""
     if provider is None and not _is_native_name(path):
         return load_pipeline(path)
-    imported = import_pipeline(path, provider)  # type: ignore[arg-type]
+    imported = import_pipeline(path, provider)
     for note in imported.notes:
         print(note.format(), file=sys.stderr)
     return imported.pipeline

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
+from ..literals import Provider, parse_provider
 
 if TYPE_CHECKING:
-    from ..backends.base import Backend, ProviderName
+    from ..backends.base import Backend
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,6 +43,11 @@ def key_values(flag: str, items: Sequence[str]) -> dict[str, str]:
             raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
         out[key] = value
     return out
+
+
+def provider_flag(value: str | None) -> Provider | None:
+    """A ``--provider``/``--to`` value: None (not given: detect it) or the provider."""
+    return None if value is None else parse_provider(value)
 
 
 def count(number: int, noun: str) -> str:
@@ -75,7 +81,7 @@ def to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def open_from_flags(args: argparse.Namespace) -> list[tuple[ProviderName, Backend]]:
+def open_from_flags(args: argparse.Namespace) -> list[tuple[Provider, Backend]]:
     """The backends that ``--provider``, ``--repo``/``--project``, the URL flags and
     ``--budget`` name; waits are announced on stderr, and with ``--debug`` every request."""
     from ..backends.remote import open_backends

@@ -62,12 +62,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from ..literals import Outcome, RunStatus
 from ..model.pipeline import (
     Cache,
     CacheStep,
     CheckoutStep,
     DownloadArtifactStep,
     RunStep,
+    Scalar,
     SetupOptions,
     SetupStep,
     UploadArtifactStep,
@@ -76,7 +78,6 @@ from ..model.pipeline import (
 )
 from ..model.templates import Expr, HashCall, Ref, split_template
 from ..store import NewAttempt, NewJob, Store
-from ..store import Status as StoreStatus
 from ..translators.shell import rewrite_for_shell, script_var
 from .event import SimulatedEvent
 from .masking import SecretMasker
@@ -84,8 +85,6 @@ from .plan import JobInstance
 from .process import DEFAULT_SHELL, ProcessResult, ScriptProcess
 from .storage import CacheStore, collect, hash_files, restore, unmatched
 from .workspace import Snapshot
-
-Outcome = Literal["success", "failed"]
 
 PASSTHROUGH = (
     "PATH",
@@ -153,7 +152,7 @@ class RunContext:
 
 
 @dataclass
-class JobResult:
+class ExecutedJob:
     """What came of one job instance (the scheduler's final status may still say cancelled)."""
 
     outcome: Outcome
@@ -189,7 +188,7 @@ class JobExecutor:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.results: dict[str, JobResult] = {}
+        self.results: dict[str, ExecutedJob] = {}
         self._cancel_events: dict[str, threading.Event] = {}
 
     def stop(self, instance_id: str) -> None:
@@ -224,7 +223,7 @@ class JobExecutor:
             if number > 1:
                 _append(log, f"[cicd] attempt {number} of {most}\n")
             attempt = self._attempt(instance, number, log, cancel)
-            status: StoreStatus = (
+            status: RunStatus = (
                 "success"
                 if attempt.ok
                 else ("cancelled" if attempt.kind == "cancelled" else "failed")
@@ -248,7 +247,7 @@ class JobExecutor:
                 )
                 continue
             break
-        self.results[instance.id] = JobResult(
+        self.results[instance.id] = ExecutedJob(
             outcome="success" if attempt.ok else "failed",
             attempts=number,
             exit_code=attempt.exit_code,
@@ -494,7 +493,7 @@ class _JobRun:
         index: int,
         source: str,
         shell: str | None,
-        step_env: Mapping[str, object],
+        step_env: Mapping[str, Scalar],
         working_directory: str | None,
         timeout: int | None,
         step_id: str | None,
@@ -502,7 +501,7 @@ class _JobRun:
         env = dict(self.env)
         local: dict[str, str] = {}
         for name, value in step_env.items():
-            local[name] = self.text(value, local) if isinstance(value, str) else scalar_text(value)  # type: ignore[arg-type]
+            local[name] = self.text(value, local) if isinstance(value, str) else scalar_text(value)
         env.update(local)
         script, used = rewrite_for_shell(source, shell)
         for expr in used:

@@ -1,7 +1,7 @@
 """What a person sees of a local run: live progress, the dry-run plan, the summary table.
 
-This module owns text only; it reads the runner's events (``runner.RunObserver``) and result
-dictionary and never changes them.
+This module owns text only; it reads the runner's events (``runner.RunObserver``) and its
+typed result (``result.RunResult``) and never changes them.
 
 * Not on a terminal (CI logs, pipes): one line per job start and one per job end, nothing
   redrawn, so the output reads the same in a file.
@@ -19,9 +19,10 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from .plan import JobInstance, RunPlan, label
+from .result import JobResult, LocalReport, RunResult
 from .runner import RunObserver
 
 _MARKS = {"success": "ok", "failed": "FAILED", "skipped": "skipped", "cancelled": "cancelled"}
@@ -64,22 +65,20 @@ class LiveProgress(RunObserver):
             self._running[instance.id] = instance.label
         self._line(f"{'start':<10}{instance.label}")
 
-    def job_finished(
-        self, instance: JobInstance, entry: dict[str, Any], reason: str | None
-    ) -> None:
+    def job_finished(self, instance: JobInstance, entry: JobResult, reason: str | None) -> None:
         with self._lock:
             self._running.pop(instance.id, None)
             self._done += 1
-        status = entry["status"]
+        status = entry.status
         text = f"{_MARKS.get(status, status):<10}{instance.label}"
-        if status == "failed" and entry.get("allowed_failure"):
+        if status == "failed" and entry.allowed_failure:
             text += " (allowed to fail)"
-        if entry.get("attempts"):
-            text += f" in {entry['duration']:.2f}s"
-            if entry["attempts"] > 1:
-                text += f", {entry['attempts']} attempts"
-        if status == "failed" and entry.get("log"):
-            text += f"; log: {entry['log']}"
+        if entry.attempts:
+            text += f" in {entry.duration or 0.0:.2f}s"
+            if entry.attempts > 1:
+                text += f", {entry.attempts} attempts"
+        if status == "failed" and entry.log:
+            text += f"; log: {entry.log}"
         if status == "skipped" and reason:
             text += f": {reason}"
         self._line(text)
@@ -121,51 +120,51 @@ class LiveProgress(RunObserver):
         self._footer = True
 
 
-def format_summary(result: dict[str, Any]) -> str:
+def format_summary(result: RunResult[LocalReport]) -> str:
     """The closing table: job, status, attempts, duration; then the verdict line."""
     rows = [("job", "status", "attempts", "duration")]
-    for entry in result["jobs"]:
-        label = _label(entry)
-        status = entry["status"]
-        if status == "failed" and entry["allowed_failure"]:
+    for entry in result.jobs:
+        status: str = entry.status
+        if status == "failed" and entry.allowed_failure:
             status = "failed (allowed)"
-        duration = f"{entry['duration']:.2f}s" if entry["attempts"] else "-"
-        rows.append((label, status, str(entry["attempts"]), duration))
+        duration = f"{entry.duration or 0.0:.2f}s" if entry.attempts else "-"
+        rows.append((_label(entry), status, str(entry.attempts), duration))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    for notice in result["reports"].get("notices", ()):
+    reports = result.reports
+    for notice in reports.notices or ():
         lines.append(f"notice: {notice}")
-    verdict = f"pipeline {result['status']} in {result['execution_time']:.2f}s"
-    if result.get("run_id"):
-        verdict += f" (run {result['run_id']}, logs in {result['reports']['run_dir']})"
-    if result["reports"].get("timed_out"):
+    verdict = f"pipeline {result.status} in {result.execution_time:.2f}s"
+    if result.run_id:
+        verdict += f" (run {result.run_id}, logs in {reports.run_dir})"
+    if reports.timed_out:
         verdict += "; the run's timeout expired"
     lines.append(verdict)
     return "\n".join(lines)
 
 
-def format_plan(result: dict[str, Any]) -> str:
+def format_plan(result: RunResult[LocalReport]) -> str:
     """The dry run: jobs in the order they would start, then the skipped ones and why."""
-    reports = result["reports"]
-    event = reports["event"]
-    lines = [f"plan for {event['event']} of {event['ref']} (sha {event['sha'][:12]}):"]
-    if reports.get("not_triggered"):
-        lines.append(f"  nothing runs: {reports['not_triggered']}")
+    reports = result.reports
+    event = reports.event
+    lines = [f"plan for {event.event} of {event.ref} (sha {event.sha[:12]}):"]
+    if reports.not_triggered:
+        lines.append(f"  nothing runs: {reports.not_triggered}")
         return "\n".join(lines)
-    planned = [e for e in result["jobs"] if e["status"] == "planned"]
-    skipped = [e for e in result["jobs"] if e["status"] == "skipped"]
+    planned = [e for e in result.jobs if e.status == "planned"]
+    skipped = [e for e in result.jobs if e.status == "skipped"]
     for n, entry in enumerate(planned, 1):
         lines.append(f"  {n:>3}. {_label(entry)}")
     if skipped:
         lines.append("skipped:")
         for entry in skipped:
-            lines.append(f"  - {_label(entry)}: {entry.get('reason', '')}")
+            lines.append(f"  - {_label(entry)}: {entry.reason or ''}")
     lines.append(f"{len(planned)} job instances would run, {len(skipped)} skipped; nothing was run")
     return "\n".join(lines)
 
 
-def _label(entry: dict[str, Any]) -> str:
-    return label(entry["name"], entry["matrix"])
+def _label(entry: JobResult) -> str:
+    return label(entry.name, entry.matrix)

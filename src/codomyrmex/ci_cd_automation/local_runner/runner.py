@@ -17,8 +17,9 @@ This module owns the life of a run of ``cicd run`` / ``run_pipeline``:
 6. SIGINT and SIGTERM (when called from the main thread) and the ``timeout`` cancel the run:
    no new job starts, running ones have their process groups killed, the run is recorded
    ``cancelled``;
-7. the result: SPEC.md's ``run_pipeline`` dictionary plus ``run_id`` and ``jobs`` (one entry
-   per instance, skipped ones included), masked.
+7. the result: a ``result.RunResult`` (its ``as_dict`` is SPEC.md's ``run_pipeline``
+   dictionary plus ``run_id`` and ``jobs``), one job entry per instance, skipped ones
+   included, every text in it masked.
 
 The pipeline fails when an instance failed without ``allow_failure``. A pipeline whose
 triggers do not start for the simulated event runs nothing: its status is ``skipped``.
@@ -35,19 +36,21 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import PipelineExecutionError, UsageError
+from ..literals import RunStatus
 from ..model.pipeline import Pipeline
 from ..store import NewJob, NewRun, RunFilter, Store
 from . import scheduler as sched
-from .event import SimulatedEvent, simulate
-from .executor import JobExecutor, RunContext, caller_environment, checks_out
+from .event import simulate
+from .executor import ExecutedJob, JobExecutor, RunContext, caller_environment, checks_out
 from .git import git_output
 from .masking import SecretMasker
 from .plan import JobInstance, RunPlan, build_plan
+from .result import Artifact, EventReport, JobResult, LocalReport, ResultStatus, RunResult
 from .storage import CacheStore
 from .workspace import Snapshot
 
@@ -67,9 +70,7 @@ class RunObserver:
     def job_started(self, instance: JobInstance) -> None:
         """A job instance starts."""
 
-    def job_finished(
-        self, instance: JobInstance, entry: dict[str, Any], reason: str | None
-    ) -> None:
+    def job_finished(self, instance: JobInstance, entry: JobResult, reason: str | None) -> None:
         """A job instance ended (or was skipped or cancelled without running)."""
 
 
@@ -134,7 +135,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def run_local(
     pipeline: Pipeline, options: RunOptions, observer: RunObserver | None = None
-) -> dict[str, Any]:
+) -> RunResult[LocalReport]:
     """Run ``pipeline`` on this machine; see the module docstring.
 
     Raises:
@@ -234,12 +235,12 @@ def _execute(
     began: float,
     cancel_hooks: list[Callable[[], None]],
     environ: Mapping[str, str],
-) -> dict[str, Any]:
+) -> RunResult[LocalReport]:
     run_dir.mkdir(parents=True, exist_ok=True)
     owner = owner_mark(os.getpid()) or str(os.getpid())
     (run_dir / OWNER_FILE).write_text(owner, encoding="utf-8")
     instances = {i.id: i for i in plan.instances}
-    entries: dict[str, dict[str, Any]] = {}
+    entries: dict[str, JobResult] = {}
     reasons: dict[str, str] = {}
     if plan.not_triggered is not None:
         for inst in plan.instances:
@@ -247,9 +248,7 @@ def _execute(
             entries[inst.id] = _entry(inst, "skipped")
             _record_unstarted(store, store_run_id, inst, "skipped")
         store.finish_run(store_run_id, "skipped")
-        return _result(
-            plan, "skipped", run_id, run_dir, entries, time.monotonic() - began, [], {}, reasons
-        )
+        return _result(plan, "skipped", run_id, run_dir, entries, time.monotonic() - began, reasons)
     needs_source = any(checks_out(i.resolved.job.steps) for i in plan.instances)
     snapshot = Snapshot.take(project, run_dir / "source") if needs_source else None
     cancel = threading.Event()
@@ -328,6 +327,7 @@ def _execute(
         if timer is not None:
             timer.cancel()
     reasons.update(outcome.reasons)
+    status: RunStatus
     if outcome.cancelled:
         status = "cancelled"
     elif any(
@@ -337,16 +337,15 @@ def _execute(
         status = "failed"
     else:
         status = "success"
-    store.finish_run(store_run_id, status)  # type: ignore[arg-type]
+    store.finish_run(store_run_id, status)
     if not options.keep_workspaces:
         shutil.rmtree(run_dir / "work", ignore_errors=True)
         shutil.rmtree(run_dir / "tmp", ignore_errors=True)
-    artifacts = [
-        {"job": instances[iid].name, "matrix": instances[iid].matrix, "path": str(folder)}
+    artifacts = tuple(
+        Artifact(instances[iid].name, instances[iid].matrix, str(folder))
         for iid, folder in ctx.artifacts.items()
         if folder.is_dir()
-    ]
-    extra = {"notices": list(ctx.notices), "timed_out": timed_out.is_set()}
+    )
     return _result(
         plan,
         status,
@@ -354,10 +353,11 @@ def _execute(
         run_dir,
         entries,
         time.monotonic() - began,
-        artifacts,
-        extra,
         reasons,
         masker,
+        artifacts=artifacts,
+        notices=tuple(ctx.notices),
+        timed_out=timed_out.is_set(),
     )
 
 
@@ -405,91 +405,109 @@ def _readable(reason: str | None, instances: Mapping[str, JobInstance]) -> str |
     )
 
 
-def _record_unstarted(store: Store, run_id: int, inst: JobInstance, status: str) -> None:
+def _record_unstarted(store: Store, run_id: int, inst: JobInstance, status: RunStatus) -> None:
     job = store.start_job(
         NewJob(
             run_id=run_id,
             name=inst.name,
             matrix=inst.matrix,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             allowed_failure=inst.resolved.job.allow_failure,
         )
     )
-    store.finish_job(job.id, status)  # type: ignore[arg-type]
+    store.finish_job(job.id, status)
 
 
-def _entry(inst: JobInstance, status: str, result: Any = None) -> dict[str, Any]:
-    return {
-        "name": inst.name,
-        "matrix": inst.matrix,
-        "status": status,
-        "allowed_failure": inst.resolved.job.allow_failure,
-        "attempts": result.attempts if result is not None else 0,
-        "duration": round(result.duration, 3) if result is not None else 0.0,
-        "exit_code": result.exit_code if result is not None else None,
-        "log": str(result.log) if result is not None else None,
-    }
+def _entry(inst: JobInstance, status: ResultStatus, result: ExecutedJob | None = None) -> JobResult:
+    return JobResult(
+        name=inst.name,
+        matrix=inst.matrix,
+        status=status,
+        allowed_failure=inst.resolved.job.allow_failure,
+        attempts=result.attempts if result is not None else 0,
+        duration=round(result.duration, 3) if result is not None else 0.0,
+        exit_code=result.exit_code if result is not None else None,
+        log=str(result.log) if result is not None else None,
+    )
 
 
 def _result(
     plan: RunPlan,
-    status: str,
+    status: ResultStatus,
     run_id: str | None,
     run_dir: Path | None,
-    entries: dict[str, dict[str, Any]],
+    entries: Mapping[str, JobResult],
     elapsed: float,
-    artifacts: list[dict[str, Any]],
-    extra: dict[str, Any],
-    reasons: dict[str, str],
+    reasons: Mapping[str, str],
     masker: SecretMasker | None = None,
-) -> dict[str, Any]:
-    jobs = []
+    *,
+    artifacts: tuple[Artifact, ...] = (),
+    notices: tuple[str, ...] | None = None,
+    timed_out: bool | None = None,
+    order: Sequence[str] | None = None,
+) -> RunResult[LocalReport]:
+    """The result; jobs in plan order, or in ``order`` (instance ids, a dry run's start order)
+    followed by the instances it leaves out."""
     by_id = plan.by_id()
+    jobs: list[JobResult] = []
     for inst in plan.instances:
-        entry = dict(entries.get(inst.id) or _entry(inst, "cancelled"))
+        entry = entries.get(inst.id) or _entry(inst, "cancelled")
         if inst.id in reasons:
-            entry["reason"] = _readable(reasons[inst.id], by_id)
+            entry = replace(entry, reason=_readable(reasons[inst.id], by_id))
         jobs.append(entry)
     completed = 0
     for stage in plan.pipeline.stages:
         names = {j.name for j in stage.jobs}
         mine = [(i, e) for i, e in zip(plan.instances, jobs, strict=True) if i.name in names]
         if mine and all(
-            e["status"] == "success"
-            or (e["status"] == "failed" and e["allowed_failure"])
+            e.status == "success"
+            or (e.status == "failed" and e.allowed_failure)
             # left out by its own when filters (not by the triggers): nothing to complete
-            or (e["status"] == "skipped" and i.excluded is not None and not plan.not_triggered)
+            or (e.status == "skipped" and i.excluded is not None and not plan.not_triggered)
             for i, e in mine
         ):
             completed += 1
     counts: dict[str, int] = {}
     for entry in jobs:
-        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-    result: dict[str, Any] = {
-        "status": status,
-        "pipeline_id": plan.pipeline.id,
-        "run_id": run_id,
-        "execution_time": round(elapsed, 3),
-        "stages_completed": completed,
-        "stages_total": len(plan.pipeline.stages),
-        "artifacts": artifacts,
-        "reports": {
-            "event": _event_report(plan.event),
-            "jobs": counts,
-            "run_dir": str(run_dir) if run_dir else None,
-            "not_triggered": plan.not_triggered,
-            **extra,
-        },
-        "jobs": jobs,
-    }
-    return _masked(result, masker) if masker is not None and masker.patterns else result
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    if order is not None:
+        # A dry run lists the jobs in the order they would start.
+        position = {iid: n for n, iid in enumerate(order)}
+        paired = zip(plan.instances, jobs, strict=True)
+        ranked = sorted(paired, key=lambda pair: position.get(pair[0].id, len(position)))
+        jobs = [entry for _inst, entry in ranked]
+    event = plan.event
+    result = RunResult(
+        status=status,
+        pipeline_id=plan.pipeline.id,
+        run_id=run_id,
+        execution_time=round(elapsed, 3),
+        stages_completed=completed,
+        stages_total=len(plan.pipeline.stages),
+        artifacts=artifacts,
+        reports=LocalReport(
+            event=EventReport(event.event, event.ref, event.sha, event.base),
+            jobs=counts,
+            run_dir=str(run_dir) if run_dir else None,
+            not_triggered=plan.not_triggered,
+            notices=notices,
+            timed_out=timed_out,
+            dry_run=status == "planned",
+            order=None if order is None else tuple(by_id[iid].label for iid in order),
+        ),
+        jobs=tuple(jobs),
+    )
+    if masker is not None and masker.patterns:
+        masked: RunResult[LocalReport] = _masked(result, masker)
+        return masked
+    return result
 
 
-def _dry_run_result(plan: RunPlan, elapsed: float) -> dict[str, Any]:
+def _dry_run_result(plan: RunPlan, elapsed: float) -> RunResult[LocalReport]:
     order = (
         sched.plan([i.scheduled() for i in plan.instances]) if plan.not_triggered is None else None
     )
-    entries: dict[str, dict[str, Any]] = {}
+    entries: dict[str, JobResult] = {}
     reasons: dict[str, str] = {}
     for inst in plan.instances:
         if order is None:
@@ -500,19 +518,16 @@ def _dry_run_result(plan: RunPlan, elapsed: float) -> dict[str, Any]:
         entries[inst.id] = _entry(inst, "planned" if planned == "success" else "skipped")
         if inst.id in order.reasons:
             reasons[inst.id] = order.reasons[inst.id]
-    result = _result(plan, "planned", None, None, entries, elapsed, [], {"dry_run": True}, reasons)
-    if order is not None:
-        # ``_result`` lists the jobs in plan order; a dry run lists them in start order.
-        position = {iid: n for n, iid in enumerate(order.order)}
-        paired = zip(plan.instances, result["jobs"], strict=True)
-        ranked = sorted(paired, key=lambda pair: position.get(pair[0].id, len(position)))
-        result["jobs"] = [entry for _inst, entry in ranked]
-        result["reports"]["order"] = [plan.by_id()[iid].label for iid in order.order]
-    return result
-
-
-def _event_report(event: SimulatedEvent) -> dict[str, Any]:
-    return {"event": event.event, "ref": event.ref, "sha": event.sha, "base": event.base}
+    return _result(
+        plan,
+        "planned",
+        None,
+        None,
+        entries,
+        elapsed,
+        reasons,
+        order=None if order is None else order.order,
+    )
 
 
 def _declared_secrets(pipeline: Pipeline) -> list[str]:
@@ -528,12 +543,18 @@ def _content_hash(pipeline: Pipeline) -> str:
 
 
 def _masked(value: Any, masker: SecretMasker) -> Any:
+    """``value`` with every text in it masked: strings, and those inside results, mappings
+    (values, not keys) and sequences."""
     if isinstance(value, str):
         return masker.mask(value)
-    if isinstance(value, dict):
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(
+            value, **{f.name: _masked(getattr(value, f.name), masker) for f in fields(value)}
+        )
+    if isinstance(value, Mapping):
         return {k: _masked(v, masker) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, masker) for v in value]
+    if isinstance(value, tuple | list):
+        return type(value)(_masked(v, masker) for v in value)
     return value
 
 

@@ -62,20 +62,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from ..literals import OUTCOMES, JobStatus, Outcome
 from ..model.graph import find_cycle
 
 When = Literal["on_success", "on_failure", "always"]
-Outcome = Literal["success", "failed"]
-Status = Literal["success", "failed", "skipped", "cancelled"]
 EventKind = Literal["started", "finished"]
-EventStatus = Literal["running", "success", "failed", "skipped", "cancelled"]
+EventStatus = Literal["running"] | JobStatus
+"""``running`` with a ``started`` event, the final status with a ``finished`` one."""
 
 RunJob = Callable[[str], Outcome]
 StopJob = Callable[[str], None]
 OnEvent = Callable[[str, EventKind, EventStatus], None]
 
 _WHENS = get_args(When)
-_OUTCOMES = get_args(Outcome)
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class RunResult:
         reasons: why each ``skipped`` instance was skipped.
     """
 
-    statuses: dict[str, Status]
+    statuses: dict[str, JobStatus]
     started: tuple[str, ...]
     reasons: dict[str, str]
 
@@ -126,7 +125,7 @@ class Plan:
     """
 
     order: tuple[str, ...]
-    statuses: dict[str, Status]
+    statuses: dict[str, JobStatus]
     reasons: dict[str, str]
 
 
@@ -308,7 +307,7 @@ _Message = tuple[str, Outcome | None, BaseException | None] | _Cancel
 
 
 def _check_outcome(name: str, outcome: object) -> None:
-    if outcome not in _OUTCOMES:
+    if outcome not in OUTCOMES:
         raise ValueError(
             f'job instance "{name}" ended with {outcome!r}, expected "success" or "failed"'
         )
@@ -343,7 +342,7 @@ class _Book:
             for dep in needs:
                 self.dependents[dep].append(name)
         self.waiting = {name: len(needs) for name, needs in self.needs.items()}
-        self.status: dict[str, Status] = {}
+        self.status: dict[str, JobStatus] = {}
         self.reasons: dict[str, str] = {}
         self.started: list[str] = []
         # True when the instance or one of its ancestors failed without allow_failure.
@@ -380,7 +379,7 @@ class _Book:
         """Instances without a final status, in declaration order."""
         return [name for name in self.instances if name not in self.status]
 
-    def statuses(self) -> dict[str, Status]:
+    def statuses(self) -> dict[str, JobStatus]:
         return {name: self.status[name] for name in self.instances if name in self.status}
 
     def _decide(self, names: list[str]) -> list[str]:
@@ -402,7 +401,7 @@ class _Book:
                     todo.append(dep)
         return skipped
 
-    def _record(self, name: str, status: Status) -> None:
+    def _record(self, name: str, status: JobStatus) -> None:
         self.status[name] = status
         hard_failure = status == "failed" and not self.instances[name].allow_failure
         self._tainted[name] = hard_failure or self._upstream_failure(name)

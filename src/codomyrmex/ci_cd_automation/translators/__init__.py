@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import PurePath
-from typing import Literal
 
-from ..errors import UsageError
+from ..literals import Target, parse_target
 from ..model.pipeline import Pipeline
 from .fidelity import Loss, Rendering
-
-Target = Literal["github", "gitlab", "all"]
-TARGETS: tuple[str, ...] = ("github", "gitlab")
 
 
 def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
@@ -24,28 +20,26 @@ def render(pipeline: Pipeline, target: Target | str = "all") -> Rendering:
     Raises:
         UsageError: when ``target`` is not one of the three.
     """
-    if target not in (*TARGETS, "all"):
-        raise UsageError(f'unknown target "{target}": use github, gitlab or all')
+    which = parse_target(target)
     source = pipeline.source
     name = PurePath(source.file).name if source else None
     render_github, render_gitlab = _generators()
     result = Rendering()
-    if target in ("github", "all"):
+    if which in ("github", "all"):
         result = result.merged(render_github(pipeline, name))
-    if target in ("gitlab", "all"):
+    if which in ("gitlab", "all"):
         result = result.merged(render_gitlab(pipeline, name))
     return result
 
 
 def fidelity_losses(pipeline: Pipeline, target: Target | str = "all") -> tuple[Loss, ...]:
     """The losses ``render`` would report, without writing the YAML (cheaper: an audit)."""
-    if target not in (*TARGETS, "all"):
-        raise UsageError(f'unknown target "{target}": use github, gitlab or all')
+    which = parse_target(target)
     losses: tuple[Loss, ...] = ()
     render_github, render_gitlab = _generators()
-    if target in ("github", "all"):
+    if which in ("github", "all"):
         losses += render_github(pipeline, dump=False).losses
-    if target in ("gitlab", "all"):
+    if which in ("gitlab", "all"):
         losses += render_gitlab(pipeline, dump=False).losses
     return losses
 
@@ -59,4 +53,4 @@ def _generators() -> tuple[Callable[..., Rendering], Callable[..., Rendering]]:
     return render_github, render_gitlab
 
 
-__all__ = ["TARGETS", "Loss", "Rendering", "Target", "fidelity_losses", "render"]
+__all__ = ["Loss", "Rendering", "Target", "fidelity_losses", "render"]

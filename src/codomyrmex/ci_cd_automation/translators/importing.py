@@ -24,15 +24,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import PipelineImportError
+from ..literals import PROVIDERS, Provider
 from ..model.loader import pipeline_from_data
 from ..model.pipeline import Pipeline
 from .yamlout import Commented, dump_yaml
 
-Provider = Literal["github", "gitlab"]
-PROVIDERS: tuple[Provider, ...] = ("github", "gitlab")
 # Top-level keys only a GitLab CI file has (a GitHub workflow has none of them).
 _GITLAB_KEYS = frozenset({"stages", "include", "workflow", "default", "variables", "image"})
 _GITLAB_JOB_KEYS = frozenset({"script", "extends", "trigger", "stage", "before_script"})
