@@ -37,6 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .durations import parse_duration
 from .source import SourceMap
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
@@ -51,12 +52,14 @@ StepId = Annotated[str, StringConstraints(pattern=JOB_NAME_PATTERN, max_length=1
 VarName = Annotated[str, StringConstraints(pattern=IDENT_PATTERN, max_length=100)]
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 Scalar = str | int | float | bool
-_DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def duration_seconds(text: str) -> int:
     """Seconds in a ``Duration`` such as ``30m``, ``12h``, ``7d`` or ``2w``."""
-    return int(text[:-1]) * _DURATION_UNITS[text[-1]]
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise ValueError(f'"{text}" is not a duration such as 30m, 12h, 7d or 2w')
+    return seconds
 
 
 def scalar_text(value: Scalar) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..model.durations import gitlab_duration, gitlab_words
 from ..model.graph import (
     Ancestry,
     ResolvedJob,
@@ -130,26 +131,6 @@ def gitlab_regex(pattern: str) -> str:
 def quote(text: str) -> str:
     """A GitLab expression string literal."""
     return f"'{text}'" if '"' in text else f'"{text}"'
-
-
-def format_duration(seconds: int) -> str:
-    """Seconds as a GitLab duration: ``1h 30m``, ``45m``, ``90s`` -> ``1m 30s``."""
-    parts = []
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        parts.append(f"{hours}h")
-    if minutes:
-        parts.append(f"{minutes}m")
-    if secs:
-        parts.append(f"{secs}s")
-    return " ".join(parts)
-
-
-def expire_words(expire_in: str) -> str:
-    number, unit = int(expire_in[:-1]), expire_in[-1]
-    word = {"m": "minute", "h": "hour", "d": "day", "w": "week"}[unit]
-    return f"{number} {word}{'s' if number != 1 else ''}"
 
 
 def _ref_test(variable: str, pattern: str) -> str:
@@ -459,7 +440,7 @@ class _GitLabTranslator:
         if job.allow_failure:
             out["allow_failure"] = True
         if r.timeout:
-            out["timeout"] = format_duration(r.timeout)
+            out["timeout"] = gitlab_duration(r.timeout)
         retry = self._retry(r)
         if retry:
             out["retry"] = retry
@@ -801,7 +782,7 @@ class _GitLabTranslator:
                     "artifact-merge",
                 )
             if expire:
-                out["expire_in"] = expire_words(expire)
+                out["expire_in"] = gitlab_words(expire)
             if when != "on_success":
                 out["when"] = when
         if job.outputs:

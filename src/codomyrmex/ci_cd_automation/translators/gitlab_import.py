@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..model.durations import compact, parse_duration
 from ..model.pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
     IDENT_PATTERN,
@@ -54,13 +55,6 @@ DEFAULT_KEYS = frozenset(
 )
 DEFAULT_STAGES = ["build", "test", "deploy"]
 RETRY_REASONS = {w: k for k, ws in RETRY_WHEN.items() for w in ws}
-_DURATION_WORDS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
-}  # fmt: skip
 
 
 @dataclass
@@ -870,7 +864,7 @@ class _Importer:
         return {"retry_policy": {"max_attempts": value + 1, "on": on}}
 
     def timeout(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any] | None:
-        seconds = _seconds(value)
+        seconds = parse_duration(value)
         if seconds is None or not 0 < seconds <= 7 * 86400:
             self._keep("timeout", value, path, "unreadable timeout")
             return None
@@ -897,7 +891,8 @@ class _Importer:
         rest = {k: v for k, v in value.items() if k not in ("paths", "expire_in", "when")}
         out: dict[str, Any] = {}
         paths = [str(p) for p in _flatten(value.get("paths") or []) if p]
-        expire = _duration(value.get("expire_in"))
+        raw_expire = parse_duration(value.get("expire_in"))
+        expire = compact(raw_expire) if raw_expire else None
         when = value.get("when", "on_success")
         ok = paths and (expire is not None or value.get("expire_in") is None)
         if ok and when in ("on_success", "on_failure", "always"):
@@ -1063,33 +1058,6 @@ def _flatten(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [x for v in value for x in _flatten(v)]
     return [] if value is None else [value]
-
-
-def _seconds(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if not isinstance(value, str):
-        return None
-    total = 0
-    parts = re.findall(r"(\d+)\s*([A-Za-z]+)", value)
-    if not parts or re.sub(r"(\d+)\s*([A-Za-z]+)|\s|and|,", "", value):
-        return None
-    for number, unit in parts:
-        if unit.lower() not in _DURATION_WORDS:
-            return None
-        total += int(number) * _DURATION_WORDS[unit.lower()]
-    return total
-
-
-def _duration(value: Any) -> str | None:
-    """GitLab's ``expire_in`` as a neutral ``Duration`` (``7d``), when it is one exactly."""
-    seconds = _seconds(value)
-    if not seconds:
-        return None
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return None
 
 
 def import_gitlab(
