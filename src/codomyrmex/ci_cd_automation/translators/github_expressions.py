@@ -44,8 +44,9 @@ _IDENT = re.compile(IDENT_PATTERN)
 # event_name tests): an expression found in a workflow has no exact inverse among them.
 _PLAIN_FACTS = {fact: expr for fact, expr in CI_FACTS.items() if re.fullmatch(r"github\.\w+", expr)}
 _FACTS = {expr: f"ci.{fact}" for fact, expr in _PLAIN_FACTS.items()}
-# The same facts as GitHub's default environment variables (GITHUB_SHA is github.sha...), as
-# the CICD_* variables the generator sets from them.
+# The same facts as GitHub's default environment variables, as the CICD_<FACT> variables the
+# generator sets from them: GitHub documents GITHUB_SHA, GITHUB_REF, GITHUB_RUN_ID and
+# GITHUB_WORKSPACE as the values of github.sha, .ref, .run_id and .workspace.
 _RUNNER_FACTS = {
     "GITHUB_" + expr.partition(".")[2].upper(): "CICD_" + fact.upper()
     for fact, expr in _PLAIN_FACTS.items()
