@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from .errors import PipelineImportError
 from .literals import Provider
+from .model import yaml_reader
+from .model.yaml_reader import YamlReadError
 from .translators import fidelity_losses
 from .translators.importing import detect_provider, import_text
 
@@ -148,7 +150,7 @@ def find_ci_files(roots: Sequence[str | Path]) -> list[Path]:
             found.add(root)
             continue
         if not root.is_dir():
-            raise PipelineImportError(f"{root}: no such file or directory")
+            raise PipelineImportError(str(root), "no such file or directory")
         for path in _walk(root):
             found.add(path)
     return sorted(found)
@@ -235,14 +237,11 @@ def _included_by_others(texts: dict[Path, str]) -> dict[Path, str]:
 
 def _include_refs(text: str) -> list[str]:
     """Local include paths a GitLab file names (GitLab's forms: a string, a list, ``local:``)."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.allow_duplicate_keys = True
     try:
-        doc = yaml.load(text)
-    except Exception:  # the file's own audit reports its YAML problem
+        docs, _ = yaml_reader.load(text, "<include>", allow_duplicate_keys=True)
+    except YamlReadError:  # the file's own audit reports its YAML problem
         return []
+    doc = docs[-1] if docs else None
     include = doc.get("include") if isinstance(doc, dict) else None
     entries = include if isinstance(include, list) else [include]
     refs = []

@@ -46,6 +46,19 @@ class CICDError(Exception):
 class PipelineImportError(CICDError, ValueError):
     """Raised when a native CI file cannot be read into a neutral pipeline; one line."""
 
+    def __init__(
+        self, file: str, reason: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.file = file
+        self.reason = " ".join(reason.split())
+        self.line = line
+        self.column = column
+        where = f"{file}:{line}:{column or 1}" if line is not None else file
+        super().__init__(f"{where}: {self.reason}")
+
+    def __reduce__(self) -> tuple[type[PipelineImportError], tuple[object, ...]]:
+        return (type(self), (self.file, self.reason, self.line, self.column))
+
 
 class PipelineValidationError(CICDError, ValueError):
     """Raised when a pipeline file or ``create_pipeline`` data is invalid; holds the diagnostics."""

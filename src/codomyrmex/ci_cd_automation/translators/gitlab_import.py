@@ -14,7 +14,7 @@ Invariants:
 * ``before_script`` and ``script`` become one run step: GitLab runs them in one shell.
 * Invalid neutral names are renamed deterministically, with a note; every ``needs`` follows.
 * The result is validated; a file that cannot become a valid pipeline raises
-  ``GitLabImportError`` with one line naming the file. No other exception escapes.
+  ``PipelineImportError`` with one line naming the file. No other exception escapes.
 * Notes carry native paths whose first element is the top-level key as written.
 """
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import PipelineImportError
 from ..model.durations import compact, parse_duration
 from ..model.pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
@@ -37,11 +38,11 @@ from ..model.pipeline import (
     Pipeline,
 )
 from .gitlab import PRELUDE, RETRY_WHEN
-from .gitlab_resolve import GitLabImportError, Note, Resolver
+from .gitlab_resolve import Note, Resolver
 from .gitlab_rules import RuleFolder, try_rules
 from .shell import rewrite_unquoted
 
-__all__ = ["GitLabImportError", "ImportResult", "import_gitlab"]
+__all__ = ["ImportResult", "import_gitlab"]
 
 # Top-level keys GitLab reads as keywords, never as jobs (CI/CD YAML syntax reference).
 GLOBAL_KEYS = frozenset(
@@ -92,8 +93,8 @@ class _Importer:
     def note(self, path: tuple[Any, ...], message: str, rule: str) -> None:
         self.notes.append((path, message, rule))
 
-    def fail(self, reason: str) -> GitLabImportError:
-        return GitLabImportError(self.file, reason)
+    def fail(self, reason: str) -> PipelineImportError:
+        return PipelineImportError(self.file, reason)
 
     def run(self, text: str) -> dict[str, Any]:
         return self.build(self.resolver.resolve(text))
@@ -1080,7 +1081,7 @@ def import_gitlab(
             ``base_dir`` when given; glob includes cannot be resolved through it.
 
     Raises:
-        GitLabImportError: when the file cannot become a valid neutral pipeline.
+        PipelineImportError: when the file cannot become a valid neutral pipeline.
     """
     from ..model.loader import pipeline_from_data
 
@@ -1088,12 +1089,12 @@ def import_gitlab(
     try:
         data = importer.run(text)
     except RecursionError:
-        raise GitLabImportError(name, "the file nests too deeply") from None
+        raise PipelineImportError(name, "the file nests too deeply") from None
     try:
         pipeline = pipeline_from_data(data)
     except ValueError as exc:
         first = str(exc).strip().splitlines()
         reason = first[0] if first else "invalid"
-        raise GitLabImportError(name, f"the imported pipeline is not valid: {reason}") from None
+        raise PipelineImportError(name, f"the imported pipeline is not valid: {reason}") from None
     tree = importer.trees[0] if importer.trees else None
     return ImportResult(data, importer.notes, tree, pipeline)

@@ -11,7 +11,7 @@ cannot be read offline: they are kept for GitLab (``hatch["include"]``) with a n
 extending something they probably define keeps its ``extends``.
 
 GitLab's own limits are kept: 100 nested includes, 11 levels of ``extends``, 10 levels of
-``!reference``. Every failure is a ``GitLabImportError`` with one line naming the file.
+``!reference``. Every failure is a ``PipelineImportError`` with one line naming the file.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from ..model.loader import plain_scalar
+from ..errors import PipelineImportError
+from ..model import yaml_reader
+from ..model.yaml_reader import YamlReadError, plain_scalar
 from .merge import deep_merge
 
 Note = tuple[tuple[Any, ...], str, str]
@@ -34,15 +34,6 @@ Note = tuple[tuple[Any, ...], str, str]
 MAX_INCLUDE_DEPTH = 100  # GitLab's limit on nested includes ("include", limits)
 MAX_EXTENDS_DEPTH = 11  # GitLab: "up to eleven levels of inheritance"
 MAX_REFERENCE_DEPTH = 10  # GitLab: "!reference ... up to ten levels of nesting"
-
-
-class GitLabImportError(ValueError):
-    """Raised when a GitLab CI file cannot be read into a valid neutral pipeline."""
-
-    def __init__(self, file: str, reason: str) -> None:
-        self.file = file
-        self.reason = " ".join(reason.split())
-        super().__init__(f"{file}: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -58,22 +49,18 @@ class Reference:
 def parse_document(
     text: str, file: str, notes: list[Note] | None = None, trees: list[Any] | None = None
 ) -> Any:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
+    """The configuration document of a GitLab CI file as plain data (``Reference`` for
+    ``!reference``), duplicate keys resolved as GitLab does; a ``spec:`` header document is
+    folded in under ``spec``. ``trees`` receives the round-trip tree, for positions."""
     try:
-        nodes = list(yaml.compose_all(text))
+        yaml, nodes = yaml_reader.compose(text, file)
         for node in nodes:
             _last_key_wins(node, file, notes if notes is not None else [], set())
-        docs = [yaml.constructor.construct_document(node) for node in nodes]
-        if trees is not None and docs:
-            trees.append(docs[-1])
-    except YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise GitLabImportError(file, f"invalid YAML: {problem}{where}") from None
-    except RecursionError:
-        raise GitLabImportError(file, "YAML nesting is too deep") from None
+        docs = [yaml_reader.construct(yaml, node, file) for node in nodes]
+    except YamlReadError as exc:
+        raise _yaml_error(file, exc) from None
+    if trees is not None and docs:
+        trees.append(docs[-1])
     if len(docs) == 2 and isinstance(docs[0], dict) and set(docs[0]) == {"spec"}:
         # A `spec:` header document, then the configuration (GitLab "spec:inputs").
         body = _plain(docs[1], file, 0)
@@ -81,8 +68,16 @@ def parse_document(
             body["spec"] = _plain(docs[0]["spec"], file, 0)
         return body
     if len(docs) > 1:
-        raise GitLabImportError(file, f"expected one YAML document, found {len(docs)}")
+        raise PipelineImportError(file, f"expected one YAML document, found {len(docs)}")
     return _plain(docs[0], file, 0) if docs else None
+
+
+def _yaml_error(file: str, exc: YamlReadError) -> PipelineImportError:
+    d = exc.diagnostic
+    reason = "; ".join((d.message, *d.hints))
+    if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
+        reason = f"invalid YAML: {reason}"
+    return PipelineImportError(file, reason, line=d.line, column=d.column)
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -147,11 +142,11 @@ def _last_key_wins(node: Any, file: str, notes: list[Note], seen: set[int]) -> N
 def _plain(node: Any, file: str, depth: int) -> Any:
     """ruamel's round-trip tree as plain data; ``!reference`` sequences become references."""
     if depth > 200:
-        raise GitLabImportError(file, "YAML nesting is too deep")
+        raise PipelineImportError(file, "YAML nesting is too deep")
     tag = getattr(getattr(node, "tag", None), "value", None)
     if isinstance(node, list) and tag == "!reference":
         if not all(isinstance(p, str) for p in node) or not node:
-            raise GitLabImportError(file, "!reference needs a list of key names")
+            raise PipelineImportError(file, "!reference needs a list of key names")
         return Reference(tuple(str(p) for p in node))
     if isinstance(node, dict):
         return {str(k): _plain(v, file, depth + 1) for k, v in node.items()}
@@ -184,8 +179,8 @@ class Resolver:
     def note(self, path: tuple[Any, ...], message: str, rule: str) -> None:
         self.notes.append((path, message, rule))
 
-    def fail(self, reason: str) -> GitLabImportError:
-        return GitLabImportError(self.file, reason)
+    def fail(self, reason: str) -> PipelineImportError:
+        return PipelineImportError(self.file, reason)
 
     def resolve(self, text: str) -> dict[str, Any]:
         """The file's document with includes, ``extends`` and ``!reference`` resolved."""

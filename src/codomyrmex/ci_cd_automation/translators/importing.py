@@ -28,8 +28,10 @@ from typing import Any
 
 from ..errors import PipelineImportError
 from ..literals import PROVIDERS, Provider
+from ..model import yaml_reader
 from ..model.loader import pipeline_from_data
 from ..model.pipeline import Pipeline
+from ..model.yaml_reader import YamlReadError
 from .yamlout import Commented, dump_yaml
 
 # Top-level keys only a GitLab CI file has (a GitHub workflow has none of them).
@@ -114,12 +116,12 @@ def import_text(
 ) -> Imported:
     """``import_pipeline`` on text already read; ``name`` is used in messages."""
     from .github_import import GitHubImportError, import_github
-    from .gitlab_import import GitLabImportError, import_gitlab
+    from .gitlab_import import import_gitlab
 
     if provider is None:
         provider = detect_provider(text, name)
     elif provider not in PROVIDERS:
-        raise PipelineImportError(f'{name}: unknown provider "{provider}": use github or gitlab')
+        raise PipelineImportError(name, f'unknown provider "{provider}": use github or gitlab')
     try:
         if provider == "github":
             result = import_github(text, name)
@@ -131,8 +133,8 @@ def import_text(
                 kwargs["include_resolver"] = include_resolver
             result = import_gitlab(text, name, **kwargs)  # type: ignore[assignment]
             raw_notes = [(n[0], n[1], n[2]) for n in result.notes]
-    except (GitHubImportError, GitLabImportError) as exc:
-        raise PipelineImportError(_positioned(str(exc), name)) from None
+    except GitHubImportError as exc:
+        raise _positioned(str(exc), name) from None
     # Both readers validate what they built and hand the model over; never validated twice.
     pipeline = result.pipeline if result.pipeline is not None else pipeline_from_data(result.data)
     positions = _Positions(text, result.tree)
@@ -150,15 +152,15 @@ def import_text(
 _AT = re.compile(r"^(?P<msg>.*?),? ?\(?line (?P<line>\d+),? column (?P<col>\d+)\)?(?P<rest>.*)$")
 
 
-def _positioned(message: str, name: str) -> str:
+def _positioned(message: str, name: str) -> PipelineImportError:
     """``NAME: reason`` as ``NAME:LINE:COL: reason`` when the reason names a position."""
     if message.startswith(f"{name}: "):
         message = message[len(name) + 2 :]
     match = _AT.match(message)
     if match:
         rest = (match["msg"].rstrip(" ,") + match["rest"]).strip()
-        return f"{name}:{match['line']}:{match['col']}: {rest}"
-    return f"{name}: {message}"
+        return PipelineImportError(name, rest, line=int(match["line"]), column=int(match["col"]))
+    return PipelineImportError(name, message)
 
 
 def detect_provider(text: str, name: str = "<text>") -> Provider:
@@ -189,8 +191,9 @@ def detect_provider(text: str, name: str = "<text>") -> Provider:
         if isinstance(jobs, dict):
             return "github"
     raise PipelineImportError(
-        f"{name}: not recognisable as a GitHub Actions workflow or a GitLab CI file; "
-        "name the provider (--provider github|gitlab)"
+        name,
+        "not recognisable as a GitHub Actions workflow or a GitLab CI file; "
+        "name the provider (--provider github|gitlab)",
     )
 
 
@@ -243,14 +246,14 @@ def _read(path_or_text: str | Path) -> tuple[str, str, Path | None]:
     if not is_file:
         if isinstance(path_or_text, Path) or path.suffix in (".yml", ".yaml", ".json"):
             reason = "is a directory" if path.is_dir() else "no such file"
-            raise PipelineImportError(f"{path}: {reason}")
+            raise PipelineImportError(str(path), reason)
         return str(path_or_text), "<text>", None
     try:
         return path.read_text(encoding="utf-8"), str(path), path
     except UnicodeDecodeError:
-        raise PipelineImportError(f"{path}: not UTF-8 text") from None
+        raise PipelineImportError(str(path), "not UTF-8 text") from None
     except OSError as exc:
-        raise PipelineImportError(f"{path}: {exc.strerror or exc}") from None
+        raise PipelineImportError(str(path), str(exc.strerror or exc)) from None
 
 
 def _gitlab_root(path: Path | None) -> Path | None:
@@ -265,23 +268,14 @@ def _gitlab_root(path: Path | None) -> Path | None:
 
 
 def _top_level(text: str, name: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import ConstructorError
-    from ruamel.yaml.error import MarkedYAMLError
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.allow_duplicate_keys = True
     try:
-        docs = list(yaml.load_all(text))
-    except ConstructorError:  # a tag such as GitLab's !reference: parsed, only not built
-        return {"jobs": {}} if re.search(r"^jobs:", text, re.M) else {"stages": []}
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = exc.problem or exc.context or "cannot parse"
-        raise PipelineImportError(f"{where}: invalid YAML: {problem}") from None
-    except Exception:  # other YAML trouble (tags, recursion): the reader reports it
-        return {"jobs": {}} if re.search(r"^jobs:", text, re.M) else {"stages": []}
+        docs, _ = yaml_reader.load(text, name, allow_duplicate_keys=True)
+    except YamlReadError as exc:
+        d = exc.diagnostic
+        reason = "; ".join((d.message, *d.hints))
+        if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
+            reason = f"invalid YAML: {reason}"
+        raise PipelineImportError(name, reason, line=d.line, column=d.column) from None
     return next((d for d in reversed(docs) if isinstance(d, dict)), docs[0] if docs else None)
 
 
@@ -319,13 +313,9 @@ class _Positions:
 
 
 def _rt_tree(text: str) -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
     try:
-        docs = list(yaml.load_all(text))
-    except Exception:  # positions are best effort; the reader accepted the text
+        docs, _ = yaml_reader.load(text, "<text>", allow_duplicate_keys=True)
+    except YamlReadError:  # positions are best effort; the reader accepted the text
         return None
     for doc in reversed(docs):  # a GitLab `spec:` header comes first
         if isinstance(doc, dict):
