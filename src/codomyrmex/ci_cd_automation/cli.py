@@ -14,7 +14,8 @@ are part of the interface (``EXIT_CODES``, also shown by ``--help``):
   with ``--debug``;
 * 130: interrupted (Ctrl-C).
 
-Nothing else prints a traceback, and every error is one line on stderr, prefixed ``cicd:``.
+No traceback reaches the user unless ``--debug`` is given: an error is one line on stderr,
+prefixed ``cicd:`` (an invalid pipeline: one line per diagnostic).
 """
 
 from __future__ import annotations
