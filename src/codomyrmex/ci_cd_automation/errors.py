@@ -97,7 +97,7 @@ class OptimizationError(CICDError):
 
 
 class NotBuiltError(CICDError, RuntimeError):
-    """Raised by a public function whose implementation has not landed yet; names the issue."""
+    """Raised by a public function that this release does not implement; says what it lacks."""
 
 
 class ProviderError(CICDError):

@@ -112,7 +112,7 @@ def _in(values: tuple[str, ...]) -> str:
 # The value lists of the CHECK constraints are spelled out, not derived from the Literal types:
 # a released migration must not change when a type gains a value (that takes a new migration).
 
-# Version 1: what the local runner (issue #4) writes.
+# Version 1: what the local runner writes.
 _V1: tuple[str, ...] = (
     """CREATE TABLE pipelines (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -176,7 +176,7 @@ _V1: tuple[str, ...] = (
     "CREATE INDEX audit_by_at ON audit_log (at, id)",
 )
 
-# Version 2: what the provider backends (issue #5) and deployments need. A provider run is
+# Version 2: what the provider backends and deployments need. A provider run is
 # stored once (a second `runs pull` updates it rather than adding a copy), a job keeps the
 # provider's own id, and deployments get their table.
 _V2: tuple[str, ...] = (
@@ -209,7 +209,7 @@ def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], N
     return migrate
 
 
-# Version 3: provider runs pulled in full (issue #5). A run knows its repository (``target``),
+# Version 3: provider runs pulled in full. A run knows its repository (``target``),
 # commit and run attempt; a job and each of its attempts keep the provider's job id, the time
 # it was queued and its web page, so that a job the provider retried (a new provider job id
 # under the same name) is a new attempt of the same job row. ``provider_state`` holds, per

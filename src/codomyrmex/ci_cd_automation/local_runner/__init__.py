@@ -1,9 +1,9 @@
-"""The local runner: executes the neutral pipeline model on this machine (issue #4).
+"""The local runner: executes the neutral pipeline model on this machine.
 
 Modules, each owning one concern (their docstrings hold the invariants):
 
-* ``event``     the simulated event (push, pull request, tag, schedule, manual) and the
-                trigger and ``when`` filters evaluated against it;
+* ``event``     the simulated event (push, pull request, tag, schedule, manual); what the
+                triggers and ``when`` filters make of it is ``model.conditions``'s;
 * ``plan``      the job instances of a run: matrix expansion, dependencies, exclusions;
 * ``scheduler`` the DAG over job instances, the worker pool, the status rules, cancel;
 * ``executor``  one job instance: attempts, workspace, steps, outputs, artifacts, cache;
@@ -11,7 +11,9 @@ Modules, each owning one concern (their docstrings hold the invariants):
 * ``masking``   streaming secret masking;
 * ``workspace`` the snapshot of the project's tracked files and fast per-job copies;
 * ``storage``   artifacts and cache as folders, ``hash()`` of files;
+* ``git``       one hermetic way to run git for the event, the snapshot and the project root;
 * ``runner``    one run from start to end: store records, run folder, signals, the result;
+* ``result``    the typed result of a run (``RunResult``, ``JobResult``) and its dictionary;
 * ``progress``  live progress, the dry-run plan and the summary table.
 
 ``runner.run_local`` is what ``cicd run`` and ``run_pipeline`` call.

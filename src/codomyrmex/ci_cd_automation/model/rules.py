@@ -13,7 +13,7 @@ only in case: GitHub job ids ignore case), ``duplicate-service-alias``, ``empty-
 ``artifact-job``, ``when-variables``, ``when-status``, ``when-negation``, ``no-triggers``,
 ``permission-level``.
 
-Added after the first release:
+Two of them need a word of why:
 
 * ``duplicate-service-alias``: two services of one job with one alias, which is the host
   name the job reaches them by;
@@ -27,9 +27,10 @@ Every other rule id, for reference (they come from other modules of ``model``):
 
 * ``model.messages`` (structure, from the pydantic models): ``unknown-key``, ``missing-key``,
   ``wrong-type``, ``invalid-value``, ``invalid-name``, ``step-kind``;
-* ``model.loader`` (the file itself): ``file-read``, ``file-size``, ``yaml-encoding``,
-  ``yaml-syntax``, ``yaml-duplicate-key``, ``yaml-alias-bomb``, ``yaml-tag`` (a tag such
-  as ``!reference``: not plain data), ``float-version`` (a plain ``3.10`` that YAML reads
+* ``model.loader`` and ``model.yaml_reader`` (the file itself): ``file-read``,
+  ``file-size``, ``yaml-encoding``, ``yaml-syntax``, ``yaml-duplicate-key``,
+  ``yaml-alias-bomb``, ``yaml-tag`` (a tag such as ``!reference``: not plain data),
+  ``float-version`` (a plain ``3.10`` that YAML reads
   as the number ``3.1``: quote it), and ``wrong-type`` for a file that is not a mapping.
 """
 
