@@ -12,8 +12,8 @@ from codomyrmex.ci_cd_automation.local_runner.scheduler import (
     EventStatus,
     Instance,
     Outcome,
-    RunResult,
     Scheduler,
+    ScheduleResult,
     plan,
 )
 
@@ -77,7 +77,7 @@ class Background:
     """``Scheduler.run`` in a thread, so a test can act while it runs."""
 
     def __init__(self, scheduler: Scheduler) -> None:
-        self.result: RunResult | None = None
+        self.result: ScheduleResult | None = None
         self.error: BaseException | None = None
 
         def target() -> None:
@@ -89,7 +89,7 @@ class Background:
         self.thread = threading.Thread(target=target, daemon=True)
         self.thread.start()
 
-    def join(self) -> RunResult:
+    def join(self) -> ScheduleResult:
         self.thread.join(GUARD)
         assert not self.thread.is_alive(), "the scheduler hung"
         if self.error is not None:
@@ -98,7 +98,7 @@ class Background:
         return self.result
 
 
-def run(instances: list[Instance], fakes: Fakes, workers: int = 1) -> RunResult:
+def run(instances: list[Instance], fakes: Fakes, workers: int = 1) -> ScheduleResult:
     background = Background(Scheduler(instances, fakes, workers=workers))
     return background.join()
 

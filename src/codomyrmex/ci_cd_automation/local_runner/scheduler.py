@@ -64,8 +64,8 @@ from typing import Literal, get_args
 
 from ..literals import OUTCOMES, JobStatus, Outcome
 from ..model.graph import find_cycle
+from ..model.pipeline import Status as When
 
-When = Literal["on_success", "on_failure", "always"]
 EventKind = Literal["started", "finished"]
 EventStatus = Literal["running"] | JobStatus
 """``running`` with a ``started`` event, the final status with a ``finished`` one."""
@@ -96,7 +96,7 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class RunResult:
+class ScheduleResult:
     """What a run came to.
 
     Attributes:
@@ -202,7 +202,7 @@ class Scheduler:
         self._cancel.set()
         self._inbox.put(_CANCEL)
 
-    def run(self) -> RunResult:
+    def run(self) -> ScheduleResult:
         """Run every instance that its condition lets run, and return the final statuses."""
         if self._used:
             raise RuntimeError("a Scheduler runs once; make a new one")
@@ -219,7 +219,7 @@ class Scheduler:
                 self._cancel.set()
                 self._abandon()
                 raise
-        return RunResult(
+        return ScheduleResult(
             statuses=book.statuses(), started=tuple(book.started), reasons=dict(book.reasons)
         )
 
