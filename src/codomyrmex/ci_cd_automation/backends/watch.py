@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import MonitoringError
+from ..errors import MonitoringError, UsageError
 from .base import RemoteJob, RemoteRun, RunBackend
 
 
@@ -59,12 +59,12 @@ def watch(
     """Poll ``run`` until it is finished; see the module docstring.
 
     Raises:
-        ValueError: ``interval`` not positive.
+        UsageError: ``interval`` not positive.
         MonitoringError: ``timeout`` passed before the run finished.
         ProviderError: the provider could not be asked (after the transport's retries).
     """
     if interval <= 0:
-        raise ValueError(f"the watch interval must be positive, got {interval}")
+        raise UsageError(f"the watch interval must be positive, got {interval}")
     report = WatchReport(run=run)
     deadline = None if timeout is None else clock() + timeout
     for line in changes_between(None, run):
