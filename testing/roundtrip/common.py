@@ -10,7 +10,6 @@ A provider's semantic form is a dictionary with the keys ``jobs`` (a set of name
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,15 +31,11 @@ def renames_from_notes(
 ) -> dict[str, str]:
     """Original name -> imported name, from the importers' rename notes (jobs by default;
     ``rules=("matrix-axis-renamed",)`` for matrix axes)."""
-    out: dict[str, str] = {}
-    for note in notes:
-        message, rule = (note.message, note.rule) if hasattr(note, "rule") else note[1:]
-        if rule not in rules:
-            continue
-        names = re.findall(r'"([^"]*)"', message)
-        if len(names) >= 2:
-            out[names[0]] = names[-1]
-    return out
+    return {
+        str(note.path[-1]): note.renamed_to
+        for note in notes
+        if note.rule in rules and note.renamed_to is not None and note.path
+    }
 
 
 class Unparsable(Exception):

@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from codomyrmex.ci_cd_automation.errors import PipelineImportError
 from codomyrmex.ci_cd_automation.model.loader import pipeline_from_data
+from codomyrmex.ci_cd_automation.model.notes import Note
 from codomyrmex.ci_cd_automation.translators import render
-from codomyrmex.ci_cd_automation.translators.github_import import (
-    GitHubImportError,
-    ImportResult,
-    Note,
-    import_github,
-)
+from codomyrmex.ci_cd_automation.translators.github_import import import_github
+from codomyrmex.ci_cd_automation.translators.reader import ReaderResult
 
 # The shared corpus sits beside the checkout (../shared/corpus), in CI as on a laptop.
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -150,13 +148,13 @@ jobs:
     assert "github.event.number" in _note(result, "jobs.default.steps[0].run").message
 
 
-def _note(result: ImportResult, path: str, rule: str | None = None) -> Note:
-    found = [n for n in result.notes if n.path == path and rule in (None, n.rule)]
+def _note(result: ReaderResult, path: str, rule: str | None = None) -> Note:
+    found = [n for n in result.notes if n.where == path and rule in (None, n.rule)]
     assert found, f"no note at {path}: {result.notes}"
     return found[0]
 
 
-def _github_jobs(result: ImportResult) -> dict:
+def _github_jobs(result: ReaderResult) -> dict:
     rendering = render(pipeline_from_data(result.data), "github")
     (text,) = rendering.files.values()
     return yaml.safe_load(text)["jobs"]
@@ -560,7 +558,7 @@ jobs:
 )
 def test_steps_github_refuses_fail_with_one_line(steps: str, message: str) -> None:
     text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps: {steps}\n"
-    with pytest.raises(GitHubImportError, match=r"^bad\.yml: " + message) as info:
+    with pytest.raises(PipelineImportError, match=r"^bad\.yml: " + message) as info:
         import_github(text, "bad.yml")
     assert "\n" not in str(info.value)
 
@@ -606,7 +604,8 @@ jobs:
 
 @pytest.mark.parametrize("text", ["", "[1, 2]", "on: push\n", "a: [", "on: push\njobs: 3\n"])
 def test_bad_input_raises_one_error_type(text: str) -> None:
-    with pytest.raises(GitHubImportError, match=r"^bad\.yml: "):
+    # The file first, then the line and column where there is one.
+    with pytest.raises(PipelineImportError, match=r"^bad\.yml(:\d+:\d+)?: "):
         import_github(text, "bad.yml")
 
 
@@ -663,8 +662,8 @@ def test_corpus_imports_or_fails_clearly() -> None:
         try:
             with _hang_guard(60):
                 result = import_github(text, path.name)
-        except GitHubImportError as exc:
-            assert "\n" not in str(exc) and str(exc).startswith(path.name + ": ")
+        except PipelineImportError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(path.name + ":")
             continue
         except _Hung:
             pytest.fail(f"{path.name}: the import did not finish")
@@ -672,13 +671,12 @@ def test_corpus_imports_or_fails_clearly() -> None:
         imported[path.parent.name if "schemastore" in str(path) else "github"] += 1
         # On GitHub the regenerated workflow keeps every step's id and if, in order.
         native = yaml.safe_load(text)
-        renames = {n.path: n.message for n in result.notes if n.rule == "job-renamed"}
+        renames = {n.path: n.renamed_to for n in result.notes if n.rule == "job-renamed"}
         jobs = _github_jobs(result)
         for job_id, job in native["jobs"].items():
             if not isinstance(job, dict) or not isinstance(job.get("steps"), list):
                 continue
-            renamed = renames.get(f"jobs.{job_id}", "")
-            name = renamed.rsplit('renamed "', 1)[1].rstrip('"') if renamed else job_id
+            name = renames.get(("jobs", job_id)) or job_id
             assert _generated_marks(jobs[name]["steps"]) == _step_marks(job["steps"]), (
                 f"{path.name}: job {job_id}"
             )
@@ -701,7 +699,7 @@ jobs:
     result = import_github(text, "w.yml")
     job = result.data["stages"][0]["jobs"][0]
     assert "strategy" not in job.get("github", {})
-    assert any(rule == "job-strategy" for _, _, rule in result.notes)
+    assert any(n.rule == "job-strategy" for n in result.notes)
 
 
 def test_windows_default_shell_is_kept() -> None:

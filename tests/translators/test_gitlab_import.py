@@ -13,7 +13,8 @@ import pytest
 from codomyrmex.ci_cd_automation.errors import PipelineImportError
 from codomyrmex.ci_cd_automation.model.loader import pipeline_from_data
 from codomyrmex.ci_cd_automation.translators import render
-from codomyrmex.ci_cd_automation.translators.gitlab_import import ImportResult, import_gitlab
+from codomyrmex.ci_cd_automation.translators.gitlab_import import import_gitlab
+from codomyrmex.ci_cd_automation.translators.reader import ReaderResult
 
 # The shared corpus sits beside the checkout (../shared/corpus), in CI as on a laptop.
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -29,18 +30,18 @@ CORPUS_DIRS = (
 CHECKOUT = {"checkout": {}}  # GitLab clones before every job by default
 
 
-def _import(text: str, **kw: Any) -> ImportResult:
+def _import(text: str, **kw: Any) -> ReaderResult:
     result = import_gitlab(text, ".gitlab-ci.yml", **kw)
     pipeline_from_data(result.data)  # the contract: the data is a valid pipeline file
     return result
 
 
-def _jobs(result: ImportResult) -> dict[str, dict[str, Any]]:
+def _jobs(result: ReaderResult) -> dict[str, dict[str, Any]]:
     return {j["name"]: j for s in result.data["stages"] for j in s["jobs"]}
 
 
-def _rules(result: ImportResult) -> set[str]:
-    return {rule for _, _, rule in result.notes}
+def _rules(result: ReaderResult) -> set[str]:
+    return {n.rule for n in result.notes}
 
 
 def test_default_stages_and_stage_order_become_stage_dependencies() -> None:
@@ -528,7 +529,7 @@ def test_include_resolver_reads_local_includes_by_path() -> None:
     r = _import(text, include_resolver=files.get)
     assert _jobs(r)["j"]["steps"] == [CHECKOUT, {"run": "from-a"}]
     assert r.data["config"]["gitlab"]["include"] == [{"local": "ci/missing.yml"}]
-    assert ("include", 1) in [path for path, _, _ in r.notes]
+    assert ("include", 1) in [n.path for n in r.notes]
 
 
 def test_duplicate_keys_last_one_wins_as_in_gitlab() -> None:
@@ -651,7 +652,7 @@ def test_predefined_variables_become_the_neutral_facts_or_a_note() -> None:
         "echo $CICD_SHA ${CICD_RUN_ID} '$CI_COMMIT_SHA' $CICD_WORKSPACE/x\n"
         "docker push $CI_REGISTRY_IMAGE"
     )
-    notes = [message for _, message, rule in r.notes if rule == "gitlab-variables"]
+    notes = [n.message for n in r.notes if n.rule == "gitlab-variables"]
     assert notes and "(CI_REGISTRY_IMAGE)" in notes[0]
 
 
@@ -665,10 +666,10 @@ def test_a_stage_ordered_job_behind_a_conditional_job_is_noted() -> None:
         "lint:\n  stage: test\n  script: [make lint]\n"
         '  rules: [{if: $CI_COMMIT_BRANCH == "main"}]\n'
     )
-    notes = [n for n in _import(text).notes if n[2] == "stage-conditional"]
+    notes = [n for n in _import(text).notes if n.rule == "stage-conditional"]
     # unit runs on every branch in GitLab although docs does not; lint shares docs' rule.
-    assert [n[0] for n in notes] == [("unit",)]
-    assert '"docs"' in notes[0][1]
+    assert [n.path for n in notes] == [("unit",)]
+    assert '"docs"' in notes[0].message
 
 
 def test_an_unreadable_workflow_leaves_every_pipeline_possible_when_folding() -> None:

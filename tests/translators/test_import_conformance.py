@@ -14,7 +14,6 @@ gitlab-ci-local fails the test (judges.JudgeToolMissing), it never skips.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from testing.judges import RunResult, run_gitlab_ci_local
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "import-conformance"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / ".gitlab-ci.yml").is_file())
-RENAME = re.compile(r'^job "(.+)" renamed to "(.+)"$')
 
 
 def _outcomes(result: RunResult) -> dict[str, str]:
@@ -62,9 +60,9 @@ def test_generated_file_gives_the_same_outcomes(case: str, tmp_path: Path) -> No
     again = run_gitlab_ci_local(tmp_path)
 
     renames = {
-        m.group(2): m.group(1)
-        for _, message, rule in result.notes
-        if rule == "job-rename" and (m := RENAME.match(message))
+        n.renamed_to: str(n.path[-1])
+        for n in result.notes
+        if n.rule == "job-rename" and n.renamed_to is not None
     }
     want = _outcomes(original)
     got = _map_back(_outcomes(again), renames)

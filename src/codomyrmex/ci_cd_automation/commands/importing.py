@@ -66,7 +66,7 @@ def _lost_notes(imported: Imported, target: Provider) -> list[ImportNote]:
     where what the escape hatch keeps comes back verbatim (only real changes count)."""
     if target != imported.provider:
         return list(imported.notes)
-    return [n for n in imported.notes if "kept verbatim" not in n.message]
+    return [n for n in imported.notes if not n.kept_verbatim]
 
 
 def _loss_text(loss: Loss, imported: Imported) -> str:

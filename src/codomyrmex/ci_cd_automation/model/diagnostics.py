@@ -1,10 +1,10 @@
 """Diagnostics: one positioned, rule-tagged message about a pipeline.
 
-A diagnostic is data: the loader, the pydantic adapter and the semantic rules all produce
-them, and only ``format`` decides how they read. With a source file and a position the line
-is ``FILE:LINE:COL: message [rule-id]`` (1-based, like compilers and actionlint); without a
-file (``create_pipeline`` from Python) the model path stands in for the position:
-``stages[1].jobs[0].needs[0]: message [rule-id]``.
+A diagnostic is data (a ``model.notes.Note`` with hints): the loader, the pydantic adapter
+and the semantic rules all produce them, and only ``format`` decides how they read. With a
+source file and a position the line is ``FILE:LINE:COL: message [rule-id]`` (1-based, like
+compilers and actionlint); without a file (``create_pipeline`` from Python) the model path
+stands in for the position: ``stages[1].jobs[0].needs[0]: message [rule-id]``.
 
 A rule says *what* is wrong and *where in the model*; two optional hints refine where in the
 file: ``at_key`` (the problem is the mapping key naming the last path segment, not its
@@ -17,30 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-Path = tuple[str | int, ...]
+from .notes import Note, Path, format_path
 
-
-def format_path(path: Iterable[str | int]) -> str:
-    """Render a model path the way users write it: ``stages[1].jobs[0].needs``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out or "<root>"
+__all__ = ["Diagnostic", "Path", "format_path", "sorted_diagnostics"]
 
 
 @dataclass(frozen=True, order=False)
-class Diagnostic:
+class Diagnostic(Note):
     """One problem found in a pipeline, with where it is and which rule found it."""
 
-    message: str
-    rule: str
-    path: Path = ()
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
     hints: tuple[str, ...] = field(default=())
     at_key: bool = False
     offset: int | None = None

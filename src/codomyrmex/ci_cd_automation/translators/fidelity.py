@@ -13,19 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..model.diagnostics import Path, format_path
+from ..model.notes import Note, Path, format_path
 from ..model.pipeline import Pipeline
 from ..model.source import SourceMap
 
 
-@dataclass(frozen=True)
-class Loss:
-    """One construct that did not carry over exactly to ``target``."""
+@dataclass(frozen=True, kw_only=True)
+class Loss(Note):
+    """One construct that did not carry over exactly to ``target`` (a note on the neutral
+    pipeline, its path a model path)."""
 
     target: str
-    path: Path
-    message: str
-    rule: str
 
     def format(self, source: SourceMap | None = None) -> str:
         """``FILE:LINE:COL: target: path: message [rule]`` (position when known)."""
@@ -56,7 +54,7 @@ class LossLog:
         self._items: dict[tuple[Path, str], Loss] = {}
 
     def add(self, path: Path, message: str, rule: str) -> None:
-        self._items.setdefault((path, rule), Loss(self.target, path, message, rule))
+        self._items.setdefault((path, rule), Loss(message, rule, path, target=self.target))
 
     def items(self) -> tuple[Loss, ...]:
         return tuple(self._items.values())

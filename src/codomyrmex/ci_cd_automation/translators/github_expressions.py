@@ -30,13 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model.notes import Path as NotePath
 from ..model.pipeline import IDENT_PATTERN, RESERVED_VARIABLE_PREFIXES
 from ..model.templates import TEMPLATE_RE
 from .github_words import CI_FACTS, EVENT_NAMES
 from .shell import rewrite_unquoted
 
 # Receives one import note: native path, why, rule id.
-NoteSink = Callable[[str, str, str], None]
+NoteSink = Callable[[NotePath, str, str], None]
 
 _IDENT = re.compile(IDENT_PATTERN)
 # The facts whose GitHub expression is a plain dotted name, read back as ci.* facts
@@ -220,7 +221,7 @@ class ExpressionTranslator:
                 text = re.sub(rf"\bneeds\.{re.escape(old)}(?=\.)", f"needs.{new}", text)
         return text
 
-    def runner_facts(self, script: str, path: str) -> str:
+    def runner_facts(self, script: str, path: NotePath) -> str:
         """GitHub's default environment variables in a script, as the neutral facts.
 
         ``$GITHUB_SHA``, ``$GITHUB_REF``, ``$GITHUB_RUN_ID`` and ``$GITHUB_WORKSPACE`` become

@@ -15,7 +15,7 @@ Invariants:
 * The result is valid: ``import_github`` validates what it built, and a part a validation
   rule refuses moves to its hatch before the data is rebuilt. When no valid form remains, or
   GitHub itself would refuse the file (a step with neither ``run`` nor ``uses``), one
-  ``GitHubImportError`` (a ``ValueError``) with a one-line reason is raised; no ruamel or
+  ``PipelineImportError`` (a ``ValueError``) with a one-line reason is raised; no ruamel or
   pydantic exception escapes.
 * One neutral stage, ``jobs``, with job-level ``needs``: stages by dependency depth would add
   edges the workflow does not have.
@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import re
 import typing
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from ..errors import CICDError, PipelineValidationError
+from ..errors import PipelineImportError, PipelineValidationError
+from ..model import yaml_reader
 from ..model.loader import pipeline_from_data
+from ..model.notes import Note, format_path
+from ..model.notes import Path as NotePath
 from ..model.pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
     IDENT_PATTERN,
@@ -45,9 +47,9 @@ from ..model.pipeline import (
     RESERVED_VARIABLE_PREFIXES,
     URL_PATTERN,
     PermissionScope,
-    Pipeline,
     cron_problem,
 )
+from ..model.yaml_reader import YamlReadError
 from .github_expressions import ExpressionTranslator, Scope, Untranslatable, condition, reason
 from .github_steps import (
     ACTION_REF,
@@ -60,6 +62,7 @@ from .github_steps import (
     run_defaults,
 )
 from .github_words import EVENT_NAMES, RUNNER_LABELS
+from .reader import ReaderResult
 
 STAGE = "jobs"
 MAX_NODES = 200_000
@@ -110,6 +113,7 @@ _WORKFLOW_KEY_NOTES = {
         "defaults-run",
     ),
 }
+_UNEXPECTED = "unexpected trigger value; kept verbatim"
 # Job keys kept in the job's github: hatch when they have no neutral form.
 _JOB_KEY_NOTES = {
     "concurrency": (f"{_CONCURRENCY} in the job's github: hatch", "job-concurrency"),
@@ -125,29 +129,7 @@ _JOB_KEY_NOTES = {
 }
 
 
-class GitHubImportError(CICDError, ValueError):
-    """Raised when a workflow file cannot become a neutral pipeline; one line, file first."""
-
-
-class Note(NamedTuple):
-    """A construct kept in an escape hatch or changed on import: native path, why, rule."""
-
-    path: str
-    message: str
-    rule: str
-
-
-@dataclass
-class ImportResult:
-    """Neutral pipeline file data (what ``pipeline_from_data`` reads) and the import notes."""
-
-    data: dict[str, Any]
-    notes: list[Note] = field(default_factory=list)
-    tree: Any = None  # ruamel's round-trip tree of the workflow (line/column of nodes)
-    pipeline: Pipeline | None = None  # the validated model of ``data``
-
-
-def import_github(text: str, name: str) -> ImportResult:
+def import_github(text: str, name: str) -> ReaderResult:
     """Read a GitHub Actions workflow into neutral pipeline file data.
 
     Args:
@@ -155,7 +137,7 @@ def import_github(text: str, name: str) -> ImportResult:
         name: the file name, used in messages and (sanitised) as the pipeline name.
 
     Raises:
-        GitHubImportError: the text is not a workflow, or has no neutral form at all.
+        PipelineImportError: the text is not a workflow, or has no neutral form at all.
     """
     doc, tree = _read_yaml(text, name)
     importer = _Importer(doc, name)
@@ -167,10 +149,10 @@ def import_github(text: str, name: str) -> ImportResult:
             if not importer.repair(exc):
                 first = exc.diagnostics[0] if exc.diagnostics else None
                 reason = first.format() if first else str(exc).splitlines()[0]
-                raise GitHubImportError(f"{name}: no valid neutral form: {reason}") from None
+                raise PipelineImportError(name, f"no valid neutral form: {reason}") from None
             continue
-        return ImportResult(data, importer.final_notes(), tree, pipeline)
-    raise GitHubImportError(f"{name}: no valid neutral form after {MAX_REPAIRS} repairs")
+        return ReaderResult(data, importer.final_notes(), tree, pipeline)
+    raise PipelineImportError(name, f"no valid neutral form after {MAX_REPAIRS} repairs")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -178,43 +160,34 @@ def import_github(text: str, name: str) -> ImportResult:
 
 def _read_yaml(text: str, name: str) -> tuple[dict[str, Any], Any]:
     """The workflow as plain data, and ruamel's round-trip tree of it (for positions)."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
     try:
-        tree = yaml.load(text)
-    except RecursionError:
-        raise GitHubImportError(f"{name}: YAML nested too deeply") from None
-    except Exception as exc:  # ruamel raises many unrelated types; translated once, here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GitHubImportError(f"{name}: invalid YAML: {first}") from None
-    budget = [MAX_NODES]
-    try:
-        data = _plain(tree, budget)
-    except RecursionError:
-        raise GitHubImportError(f"{name}: YAML nested too deeply") from None
+        docs, _ = yaml_reader.load(text, name, single=True)
+    except YamlReadError as exc:
+        d = exc.diagnostic
+        reason = "; ".join((d.message, *d.hints))
+        if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
+            reason = f"invalid YAML: {reason}"
+        raise PipelineImportError(name, reason, d.line, d.column) from None
+    tree = docs[0]
+    data = _plain(tree)
     if not isinstance(data, dict):
-        raise GitHubImportError(f"{name}: a workflow is a mapping; found {type(data).__name__}")
+        raise PipelineImportError(name, f"a workflow is a mapping; found {type(data).__name__}")
     if "jobs" not in data or not isinstance(data["jobs"], dict) or not data["jobs"]:
-        raise GitHubImportError(f'{name}: a workflow needs a non-empty "jobs" mapping')
+        raise PipelineImportError(name, 'a workflow needs a non-empty "jobs" mapping')
     if "on" not in data:
-        raise GitHubImportError(f'{name}: a workflow needs "on:" (its triggers)')
+        raise PipelineImportError(name, 'a workflow needs "on:" (its triggers)')
     return data, tree
 
 
-def _plain(node: Any, budget: list[int]) -> Any:
-    """ruamel's tree as plain dicts, lists and scalars (aliases expanded, within a budget)."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise GitHubImportError("workflow expands to too many nodes (alias bomb?)")
+def _plain(node: Any) -> Any:
+    """ruamel's tree as plain dicts, lists and scalars (aliases expanded: the reader bounds
+    how far)."""
     if isinstance(node, dict):
-        return {str(k): _plain(v, budget) for k, v in node.items()}
+        return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list | tuple):
-        return [_plain(v, budget) for v in node]
+        return [_plain(v) for v in node]
     if node is None or isinstance(node, bool | int | float):
         return node if not isinstance(node, bool) else bool(node)
-    if isinstance(node, int):
-        return int(node)
     return str(node)
 
 
@@ -224,7 +197,7 @@ class _Importer:
     def __init__(self, doc: dict[str, Any], file: str) -> None:
         self.doc = doc
         self.file = file
-        self.notes: dict[tuple[str, str], Note] = {}
+        self.notes: dict[tuple[NotePath, str], Note] = {}
         # Step parts validation refused: (job id, step index, native part) -> the reason.
         self.forced_parts: dict[tuple[str, int, tuple[str, ...]], str] = {}
         self.forced_fields: set[tuple[str, str]] = set()
@@ -235,11 +208,22 @@ class _Importer:
 
     # --- notes ------------------------------------------------------------------------
 
-    def note(self, path: str, message: str, rule: str) -> None:
-        self.notes.setdefault((path, rule), Note(path, message, rule))
+    def note(
+        self,
+        path: NotePath,
+        message: str,
+        rule: str,
+        *,
+        renamed_to: str | None = None,
+        kept_verbatim: bool = False,
+    ) -> None:
+        self.notes.setdefault(
+            (path, rule),
+            Note(message, rule, path, renamed_to=renamed_to, kept_verbatim=kept_verbatim),
+        )
 
     def final_notes(self) -> list[Note]:
-        return sorted(self.notes.values())
+        return sorted(self.notes.values(), key=lambda n: (n.where, n.message, n.rule))
 
     # --- names --------------------------------------------------------------------------
 
@@ -259,10 +243,11 @@ class _Importer:
             renames[job_id] = new
             if new != job_id:
                 self.note(
-                    f"jobs.{job_id}",
+                    ("jobs", job_id),
                     f'job id "{job_id}" is not a valid neutral job name (or a GitLab keyword); '
                     f'renamed "{new}"',
                     "job-renamed",
+                    renamed_to=new,
                 )
         return renames
 
@@ -295,9 +280,9 @@ class _Importer:
             if built is not None:
                 jobs.append(built)
         if not jobs:
-            raise GitHubImportError(
-                f"{self.file}: no job has a neutral form "
-                "(only reusable workflow calls or jobs without steps)"
+            raise PipelineImportError(
+                self.file,
+                "no job has a neutral form (only reusable workflow calls or jobs without steps)",
             )
         if self.exprs.secrets:
             config["secrets"] = sorted(self.exprs.secrets)
@@ -316,16 +301,17 @@ class _Importer:
             if perms is None:
                 github["permissions"] = self.doc["permissions"]
                 self.note(
-                    "permissions",
+                    ("permissions",),
                     "permissions other than a map of known scopes (read-all, write-all...) "
                     "have no neutral form; kept verbatim in config.github",
                     "permissions",
+                    kept_verbatim=True,
                 )
             else:
                 config["permissions"] = perms
         else:
             self.note(
-                "permissions",
+                ("permissions",),
                 "the workflow sets no permissions (GitHub's default token scope); the neutral "
                 "default, contents: read, applies",
                 "permissions-default",
@@ -344,7 +330,7 @@ class _Importer:
             why, rule = _WORKFLOW_KEY_NOTES.get(
                 key, (f'"{key}" has no neutral form; kept in config.github', "workflow-key")
             )
-            self.note(key, why, rule)
+            self.note((key,), why, rule)
 
     # --- triggers -----------------------------------------------------------------------
 
@@ -354,19 +340,24 @@ class _Importer:
         elif isinstance(on, list):
             on = {str(e): None for e in on}
         if not isinstance(on, dict):
-            raise GitHubImportError(f'{self.file}: "on" must be an event, a list or a mapping')
+            raise PipelineImportError(self.file, '"on" must be an event, a list or a mapping')
         triggers: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         self.exprs.inputs = set()
         for event, spec in on.items():
-            path = f"on.{event}"
+            path: NotePath = ("on", event)
             if event not in _NEUTRAL_EVENTS:
                 extra[event] = spec
                 self.note(path, f'event "{event}" has no neutral trigger; kept', "trigger-event")
                 continue
             if spec is not None and not isinstance(spec, dict | list):
                 extra[event] = spec
-                self.note(path, "unexpected trigger value; kept verbatim", "trigger-event")
+                self.note(
+                    path,
+                    "unexpected trigger value; kept verbatim",
+                    "trigger-event",
+                    kept_verbatim=True,
+                )
                 continue
             if event == "schedule":
                 crons = [e.get("cron") for e in spec or [] if isinstance(e, dict)]
@@ -385,11 +376,21 @@ class _Importer:
                     triggers["schedule"] = crons
                 else:
                     extra[event] = spec
-                    self.note(path, "schedule kept verbatim (not plain crons)", "trigger-filter")
+                    self.note(
+                        path,
+                        "schedule kept verbatim (not plain crons)",
+                        "trigger-filter",
+                        kept_verbatim=True,
+                    )
                 continue
             if not isinstance(spec, dict | None):
                 extra[event] = spec
-                self.note(path, "unexpected trigger value; kept verbatim", "trigger-event")
+                self.note(
+                    path,
+                    "unexpected trigger value; kept verbatim",
+                    "trigger-event",
+                    kept_verbatim=True,
+                )
                 continue
             spec = spec or {}
             if event == "workflow_dispatch":
@@ -404,7 +405,7 @@ class _Importer:
                 else:
                     rest[key] = val
                     self.note(
-                        f"{path}.{key}",
+                        (*path, key),
                         f'"{key}" has no neutral filter; kept for GitHub in config.github '
                         "(other targets do not filter on it)",
                         "trigger-filter",
@@ -419,7 +420,7 @@ class _Importer:
             # stay empty (the model accepts that when config.github has `on:`), so the
             # workflow gains no event and GitLab gets `when: never` with a loss.
             self.note(
-                "on",
+                ("on",),
                 "no event has a neutral trigger; the events are kept for GitHub only and "
                 "GitLab never starts the pipeline",
                 "trigger-none",
@@ -438,7 +439,7 @@ class _Importer:
             if neutral is None:
                 kept[name] = entry
                 self.note(
-                    f"on.workflow_dispatch.inputs.{name}",
+                    ("on", "workflow_dispatch", "inputs", name),
                     "input has no neutral form; kept",
                     "trigger-input",
                 )
@@ -455,7 +456,9 @@ class _Importer:
             return {}
         if not isinstance(env, dict):
             github["env"] = env
-            self.note("env", "workflow env is an expression; kept verbatim", "env")
+            self.note(
+                ("env",), "workflow env is an expression; kept verbatim", "env", kept_verbatim=True
+            )
             return {}
         out: dict[str, Any] = {}
         for key, val in env.items():
@@ -467,9 +470,10 @@ class _Importer:
             else:
                 github.setdefault("env", {})[key] = val
                 self.note(
-                    f"env.{key}",
+                    ("env", key),
                     "workflow env with an expression or reserved name; kept verbatim",
                     "env",
+                    kept_verbatim=True,
                 )
         return out
 
@@ -499,9 +503,10 @@ class _Importer:
                 verbatim["needs"] = [self.renames.get(str(n), n) for n in needs]
         github.setdefault("jobs", {})[self.renames[job_id]] = verbatim
         self.note(
-            f"jobs.{job_id}",
+            ("jobs", job_id),
             "reusable workflow call (or job without steps) kept verbatim in config.github",
             "job-reusable",
+            kept_verbatim=True,
         )
 
     def job_keys(
@@ -513,12 +518,12 @@ class _Importer:
         scope: Scope,
     ) -> None:
         """Every job key but ``steps``: its neutral field, or verbatim in the job's hatch."""
-        path = f"jobs.{job_id}"
+        path: NotePath = ("jobs", job_id)
         forced = {f for j, f in self.forced_fields if j == job_id}
 
-        def keep(key: str, why: str, rule: str) -> None:
+        def keep(key: str, why: str, rule: str, verbatim: bool = True) -> None:
             hatch[key] = self.exprs.native(job[key], scope, expression=key == "if")
-            self.note(f"{path}.{key}", why, rule)
+            self.note((*path, key), why, rule, kept_verbatim=verbatim)
 
         if "strategy" in job:
             self.strategy(job_id, job["strategy"], out, hatch, scope, "matrix" in forced)
@@ -539,11 +544,10 @@ class _Importer:
             if key == "defaults" and defaults_run(val) is not None:
                 continue
             done = key not in forced_keys(forced) and self.job_field(key, val, out, scope, job_id)
-            if not done:
-                why, rule = _JOB_KEY_NOTES.get(
-                    key, (f'"{key}" has no exact neutral form here; kept verbatim', "job-" + key)
-                )
-                keep(key, why, rule)
+            if not done and key in _JOB_KEY_NOTES:
+                keep(key, *_JOB_KEY_NOTES[key], verbatim=False)
+            elif not done:
+                keep(key, f'"{key}" has no exact neutral form here; kept verbatim', "job-" + key)
 
     def job_steps(
         self,
@@ -554,13 +558,13 @@ class _Importer:
         scope: Scope,
     ) -> None:
         """The job's steps, one neutral step each (a ``parallel`` step's steps in turn)."""
-        path = f"jobs.{job_id}"
+        path: NotePath = ("jobs", job_id)
         defaults = run_defaults(self.doc, job_id, job, self.note)
         step_scope = Scope(matrix=scope.matrix, step=True, secrets_ok=True)
         out["steps"] = []
         control = False
         for index, step in enumerate(job["steps"]):
-            spath = f"{path}.steps[{index}]"
+            spath: NotePath = (*path, "steps", index)
             if isinstance(step, dict) and not {"run", "uses"} & set(step) and CONTROL & set(step):
                 # parallel / wait / wait-all / cancel: GitHub step kinds that a step hatch
                 # cannot produce (the generated step would also carry a run:).
@@ -574,7 +578,7 @@ class _Importer:
                             nested,
                             step_scope,
                             defaults,
-                            f"{spath}.parallel[{k}]",
+                            (*spath, "parallel", k),
                         )
                     )
                 continue
@@ -584,14 +588,16 @@ class _Importer:
         if control:
             hatch["steps"] = self.exprs.native(job["steps"], scope)
             self.note(
-                f"{path}.steps",
+                (*path, "steps"),
                 "parallel / wait / wait-all / cancel steps have no neutral form: the job's "
                 "steps are kept verbatim for GitHub; other targets run the steps one after "
                 "another",
                 "job-steps",
+                kept_verbatim=True,
             )
         if not out["steps"]:
-            raise GitHubImportError(f"{self.file}: {path}: a job needs at least one step")
+            where = format_path(path)
+            raise PipelineImportError(self.file, f"{where}: a job needs at least one step")
 
     def job_env(
         self,
@@ -606,7 +612,7 @@ class _Importer:
         neutral: dict[str, Any] = {}
         secrets: list[str] = []
         for name, item in env.items():
-            where = f"jobs.{job_id}.env.{name}"
+            where: NotePath = ("jobs", job_id, "env", name)
             if not _IDENT.match(name) or name.startswith(RESERVED_VARIABLE_PREFIXES):
                 why, rule = reserved_name(name)
             elif item == "${{ secrets." + name + " }}":
@@ -644,10 +650,12 @@ class _Importer:
         scope: Scope,
         forced: bool,
     ) -> None:
-        path = f"jobs.{job_id}.strategy"
+        path: NotePath = ("jobs", job_id, "strategy")
         if not isinstance(strategy, dict):
             hatch["strategy"] = strategy
-            self.note(path, "strategy is an expression; kept verbatim", "job-strategy")
+            self.note(
+                path, "strategy is an expression; kept verbatim", "job-strategy", kept_verbatim=True
+            )
             return
         if "matrix" not in strategy:
             # fail-fast and max-parallel only act on matrix instances (GitHub's schema even
@@ -659,10 +667,11 @@ class _Importer:
         if "matrix" in strategy and matrix is None:
             rest["matrix"] = strategy["matrix"]
             self.note(
-                f"{path}.matrix",
+                (*path, "matrix"),
                 "matrix has no neutral form (fromJSON, objects, or clashing axis names); "
                 "kept verbatim",
                 "job-matrix",
+                kept_verbatim=True,
             )
         elif matrix is not None:
             data, renamed = matrix
@@ -671,15 +680,18 @@ class _Importer:
             for native, neutral in renamed.items():
                 if native != neutral:
                     self.note(
-                        f"{path}.matrix.{native}",
+                        (*path, "matrix", native),
                         f'matrix axis "{native}" renamed "{neutral}" (axes are identifiers)',
                         "matrix-axis-renamed",
+                        renamed_to=neutral,
                     )
             # GitHub's fail-fast defaults to true; neutral matrix instances are independent.
             rest.setdefault("fail-fast", True)
         if rest:
             hatch["strategy"] = rest
-            self.note(path, "fail-fast / max-parallel kept verbatim", "job-strategy")
+            self.note(
+                path, "fail-fast / max-parallel kept verbatim", "job-strategy", kept_verbatim=True
+            )
 
     def job_field(self, key: str, val: Any, out: dict[str, Any], scope: Scope, job_id: str) -> bool:
         """Set the neutral form of one job key; False when it has none (kept verbatim)."""
@@ -764,26 +776,29 @@ class _Importer:
         step: Any,
         scope: Scope,
         shell_default: RunDefaults,
-        path: str,
+        path: NotePath,
     ) -> dict[str, Any]:
         """The neutral form of one step; what has none goes to the step's ``github:`` hatch.
 
         Only a step GitHub itself refuses (not a mapping, neither or both of ``run`` and
         ``uses``, a malformed action reference) makes the import fail.
         """
+        where = format_path(path)
         if not isinstance(step, dict):
-            raise GitHubImportError(f"{self.file}: {path}: a step is a mapping")
+            raise PipelineImportError(self.file, f"{where}: a step is a mapping")
         kinds = [k for k in ("run", "uses") if k in step]
         if len(kinds) != 1:
-            raise GitHubImportError(
-                f'{self.file}: {path}: a step needs exactly one of "run" or "uses" (or '
-                "parallel, wait, wait-all, cancel)"
+            raise PipelineImportError(
+                self.file,
+                f'{where}: a step needs exactly one of "run" or "uses" (or '
+                "parallel, wait, wait-all, cancel)",
             )
         uses = step.get("uses")
         if "uses" in step and (not isinstance(uses, str) or not ACTION_REF.match(uses)):
-            raise GitHubImportError(
-                f'{self.file}: {path}.uses: "{uses}" is not an action reference '
-                "(owner/repo@ref, ./path or docker://image)"
+            raise PipelineImportError(
+                self.file,
+                f'{where}.uses: "{uses}" is not an action reference '
+                "(owner/repo@ref, ./path or docker://image)",
             )
         forced = {
             part: why

@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..model.notes import Path as NotePath
 from ..model.pipeline import IDENT_PATTERN, JOB_NAME_PATTERN, RESERVED_VARIABLE_PREFIXES
 from .github_expressions import ExpressionTranslator, NoteSink, Scope, Untranslatable, reason
 
@@ -67,11 +68,11 @@ class RunDefaults:
     """What a run step inherits: ``defaults.run`` (job over workflow) and the runner's OS."""
 
     shell: Any = None
-    shell_path: str = ""
+    shell_path: NotePath = ()
     working_directory: Any = None
-    wd_path: str = ""
+    wd_path: NotePath = ()
     windows: bool = False  # every runner is Windows, whose default shell is pwsh
-    some_windows: str = ""  # the job's path when only some matrix runners are Windows
+    some_windows: NotePath = ()  # the job's path when only some matrix runners are Windows
 
 
 def run_defaults(
@@ -80,16 +81,20 @@ def run_defaults(
     """The ``defaults.run`` settings a run step of the job inherits (job over workflow)."""
     found = RunDefaults(windows=_windows_only(job.get("runs-on")))
     if "${{" in str(job.get("runs-on")) and "windows" in str(job.get("strategy")).lower():
-        found.some_windows = f"jobs.{job_id}"
-    for where, source in (("defaults.run", workflow), (f"jobs.{job_id}.defaults.run", job)):
+        found.some_windows = ("jobs", job_id)
+    places: tuple[tuple[NotePath, dict[str, Any]], ...] = (
+        (("defaults", "run"), workflow),
+        (("jobs", job_id, "defaults", "run"), job),
+    )
+    for where, source in places:
         run = defaults_run(source.get("defaults"))
         if run is None:
             continue
         if "shell" in run:
-            found.shell, found.shell_path = run["shell"], f"{where}.shell"
+            found.shell, found.shell_path = run["shell"], (*where, "shell")
         if "working-directory" in run:
             found.working_directory = run["working-directory"]
-            found.wd_path = f"{where}.working-directory"
+            found.wd_path = (*where, "working-directory")
         note(
             where,
             "defaults.run became the shell / working directory of each run step that sets none",
@@ -144,7 +149,7 @@ class StepBuild:
         note: NoteSink,
         step: dict[str, Any],
         scope: Scope,
-        path: str,
+        path: NotePath,
         forced: dict[tuple[str, ...], str],
     ) -> None:
         self.ex = expressions
@@ -174,10 +179,10 @@ class StepBuild:
         native = self.ex.native(value, self.scope, expression=key == "if")
         if sub is None:
             self.hatch[key] = native
-            where = f"{self.path}.{key}"
+            where: NotePath = (*self.path, key)
         else:
             self.hatch.setdefault(key, {})[sub] = native
-            where = f"{self.path}.{key}.{sub}"
+            where = (*self.path, key, sub)
         self.note(where, f"{why}; kept for GitHub in the step's github: hatch", rule)
 
     def translate(self, value: Any, part: tuple[str, ...], rule: str) -> tuple[Any, str, str]:
@@ -247,7 +252,7 @@ class StepBuild:
         self.seen.update(("run", "shell", "working-directory"))
         reasons: list[str] = []
         hatch: dict[str, Any] = {}
-        shell, shell_path = step.get("shell"), f"{self.path}.shell"
+        shell, shell_path = step.get("shell"), (*self.path, "shell")
         if "shell" not in step and defaults.shell is not None:
             shell, shell_path = defaults.shell, defaults.shell_path
         neutral_shell = None
@@ -295,10 +300,10 @@ class StepBuild:
             for var in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"):
                 if var in script:
                     self.note(
-                        f"{self.path}.run", f"script writes ${var}, which only GitHub reads", var
+                        (*self.path, "run"), f"script writes ${var}, which only GitHub reads", var
                     )
             rewritten = re.sub(r"\$\{?GITHUB_OUTPUT\}?", "$CICD_OUTPUT", script)
-            rewritten = self.ex.runner_facts(rewritten, f"{self.path}.run")
+            rewritten = self.ex.runner_facts(rewritten, (*self.path, "run"))
             neutral_script, why, _rule = self.translate(rewritten, ("run",), "step-run")
             if neutral_script is None:
                 reasons.append(why)
@@ -310,7 +315,7 @@ class StepBuild:
             self.out["run"] = _PLACEHOLDERS[neutral_shell]
             hatch["run"] = self.ex.native(script, self.scope)
             self.note(
-                f"{self.path}.run",
+                (*self.path, "run"),
                 "the script has no neutral form (" + "; ".join(dict.fromkeys(reasons)) + "); "
                 "it is kept for GitHub in the step's github: hatch and fails loudly elsewhere",
                 "step-run",
@@ -345,7 +350,7 @@ class StepBuild:
                 kind = None
             if kind is not None:
                 self.note(
-                    f"{self.path}.uses",
+                    (*self.path, "uses"),
                     f'"{uses}" became the neutral {kind[0]} step (the generator pins its own '
                     "version)",
                     "uses-neutral",
@@ -354,7 +359,7 @@ class StepBuild:
                 return
         self.out["uses"] = uses
         if uses.startswith("./"):
-            self.note(f"{self.path}.uses", "local or composite action kept as uses:", "uses-local")
+            self.note((*self.path, "uses"), "local or composite action kept as uses:", "uses-local")
         if with_ is None:
             return
         if not isinstance(with_, dict):

@@ -24,25 +24,26 @@ import copy
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import PipelineImportError
 from ..model.durations import compact, parse_duration
+from ..model.notes import Note
+from ..model.notes import Path as NotePath
 from ..model.pipeline import (
     GITLAB_RESERVED_JOB_NAMES,
     IDENT_PATTERN,
     JOB_NAME_PATTERN,
     RESERVED_VARIABLE_PREFIXES,
-    Pipeline,
 )
 from .gitlab import PRELUDE, RETRY_WHEN
-from .gitlab_resolve import Note, Resolver
+from .gitlab_resolve import Resolver
 from .gitlab_rules import RuleFolder, try_rules
+from .reader import ReaderResult
 from .shell import rewrite_unquoted
 
-__all__ = ["ImportResult", "import_gitlab"]
+__all__ = ["import_gitlab"]
 
 # Top-level keys GitLab reads as keywords, never as jobs (CI/CD YAML syntax reference).
 GLOBAL_KEYS = frozenset(
@@ -56,16 +57,6 @@ DEFAULT_KEYS = frozenset(
 )
 DEFAULT_STAGES = ["build", "test", "deploy"]
 RETRY_REASONS = {w: k for k, ws in RETRY_WHEN.items() for w in ws}
-
-
-@dataclass
-class ImportResult:
-    """The neutral pipeline file data and the notes on what did not carry over exactly."""
-
-    data: dict[str, Any]
-    notes: list[Note] = field(default_factory=list)
-    tree: Any = None  # ruamel's round-trip tree of the main file (line/column of nodes)
-    pipeline: Pipeline | None = None  # the validated model of ``data``
 
 
 # --- the importer ---------------------------------------------------------------------
@@ -90,8 +81,18 @@ class _Importer:
         self.dotenv: dict[str, list[str]] = {}  # neutral producer job -> its dotenv keys
         self.doc_jobs: set[str] = set()
 
-    def note(self, path: tuple[Any, ...], message: str, rule: str) -> None:
-        self.notes.append((path, message, rule))
+    def note(
+        self,
+        path: NotePath,
+        message: str,
+        rule: str,
+        *,
+        renamed_to: str | None = None,
+        kept_verbatim: bool = False,
+    ) -> None:
+        self.notes.append(
+            Note(message, rule, path, renamed_to=renamed_to, kept_verbatim=kept_verbatim)
+        )
 
     def fail(self, reason: str) -> PipelineImportError:
         return PipelineImportError(self.file, reason)
@@ -176,14 +177,16 @@ class _Importer:
                     "workflow:rules kept verbatim: they do not fold exactly into neutral "
                     "triggers (push, pull_request, manual)",
                     "workflow-rules",
+                    kept_verbatim=True,
                 )
             if rest:
                 self.hatch["workflow"] = rest
                 for name in rest if triggers is not None else ():
-                    self.note(("workflow", name), f"workflow:{name} kept verbatim", "workflow")
+                    why = f"workflow:{name} kept verbatim"
+                    self.note(("workflow", name), why, "workflow", kept_verbatim=True)
         elif workflow is not None:
             self.hatch["workflow"] = workflow
-            self.note(("workflow",), "workflow kept verbatim", "workflow")
+            self.note(("workflow",), "workflow kept verbatim", "workflow", kept_verbatim=True)
         else:
             # Without workflow:rules GitLab runs the file for every pipeline source (push,
             # schedules, web, API, triggers); `when: always` says the same to GitLab, and
@@ -210,7 +213,8 @@ class _Importer:
         """A ``spec:`` header (inputs) is kept for GitLab."""
         if "spec" in self.doc:
             self.hatch["spec"] = self.doc["spec"]
-            self.note(("config", "gitlab", "spec"), "spec:inputs kept verbatim", "spec")
+            path = ("config", "gitlab", "spec")
+            self.note(path, "spec:inputs kept verbatim", "spec", kept_verbatim=True)
 
     def sort_jobs_into_stages(self) -> None:
         """The stage order, each job in its stage, and the neutral names of both.
@@ -243,9 +247,8 @@ class _Importer:
                     self.note((key, name), f"{name}: null left out (it unsets the key)", "null")
                 self.hatch[key] = value
                 why = "a trigger job" if "trigger" in value else "a job without script"
-                self.note(
-                    (key,), f"{why} has no neutral form; kept verbatim in config.gitlab", "trigger"
-                )
+                why = f"{why} has no neutral form; kept verbatim in config.gitlab"
+                self.note((key,), why, "trigger", kept_verbatim=True)
                 continue
             stage = str(value.get("stage", "test"))
             if stage not in jobs and "include" in self.hatch:
@@ -416,6 +419,7 @@ class _Importer:
                 ("stages",),
                 "stages kept verbatim: jobs kept in config.gitlab use stages no neutral job has",
                 "stages",
+                kept_verbatim=True,
             )
 
     def pipeline_name(self) -> str:
@@ -441,7 +445,7 @@ class _Importer:
             taken.add(name.casefold())
             out[key] = name
             if name != key:
-                self.note((key,), f'job "{key}" renamed to "{name}"', "job-rename")
+                self.note((key,), f'job "{key}" renamed to "{name}"', "job-rename", renamed_to=name)
         return out
 
     def rename_stages(self, keys: list[str]) -> dict[str, str]:
@@ -454,7 +458,8 @@ class _Importer:
                 n += 1
             out[key] = name
             if name != key:
-                self.note(("stages", key), f'stage "{key}" renamed to "{name}"', "stage-rename")
+                why = f'stage "{key}" renamed to "{name}"'
+                self.note(("stages", key), why, "stage-rename", renamed_to=name)
         return out
 
     # variables -------------------------------------------------------------------------
@@ -516,6 +521,7 @@ class _Importer:
                 f"extends {', '.join(self.missing_parents[key])}: not found (in an unread "
                 "include?); kept verbatim",
                 "extends-unresolved",
+                kept_verbatim=True,
             )
         job = dict(raw)
         for name in [k for k, v in job.items() if v is None and k != "script"]:
@@ -533,7 +539,8 @@ class _Importer:
                 job[dkey] = copy.deepcopy(dvalue)
         if isinstance(inherit, dict) and "variables" in inherit:
             hatch["inherit"] = {"variables": inherit["variables"]}
-            self.note((*path, "inherit"), "inherit:variables kept verbatim", "inherit")
+            why = "inherit:variables kept verbatim"
+            self.note((*path, "inherit"), why, "inherit", kept_verbatim=True)
         out: dict[str, Any] = {"name": names[key]}
         job.pop("stage", None)
         before = [str(x) for x in _flatten(job.pop("before_script", None) or [])]
@@ -585,6 +592,7 @@ class _Importer:
                             f"{name} kept verbatim: it does not fold exactly into one neutral "
                             "condition",
                             "only-except",
+                            kept_verbatim=True,
                         )
             else:
                 when_parts.update(folded)
@@ -608,6 +616,7 @@ class _Importer:
                         (*path, name),
                         "rules kept verbatim: they do not fold exactly into one neutral condition",
                         "rules",
+                        kept_verbatim=True,
                     )
                 else:
                     when_parts.update(folded)
@@ -618,7 +627,8 @@ class _Importer:
                 self.note((*path, name), "coverage regex: `\\%` written as `%`", "coverage")
             else:
                 hatch[name] = value
-                self.note((*path, name), f'"{name}" has no neutral form; kept verbatim', "hatch")
+                why = f'"{name}" has no neutral form; kept verbatim'
+                self.note((*path, name), why, "hatch", kept_verbatim=True)
         conditioned = {"rules", "only", "except"} & set(raw)
         if not conditioned and self.rules.merge_requests("workflow" in self.hatch):
             # A job without rules or only/except defaults to `only: [branches, tags]`
@@ -741,7 +751,7 @@ class _Importer:
 
     def _keep(self, key: str, value: Any, path: tuple[Any, ...], why: str) -> None:
         self._job_hatch[key] = value
-        self.note(path, f"{why}; kept verbatim", key)
+        self.note(path, f"{why}; kept verbatim", key, kept_verbatim=True)
 
     def image(self, value: Any, path: tuple[Any, ...]) -> dict[str, Any] | None:
         if isinstance(value, str) and value:
@@ -936,6 +946,7 @@ class _Importer:
                     "dotenv report kept verbatim: the script's writes to it are not all "
                     "plain KEY= lines, so its keys are unknown",
                     "dotenv",
+                    kept_verbatim=True,
                 )
             self._keep("artifacts", rest, path, "artifacts options have no neutral form")
         return {"artifacts": out} if out else None
@@ -1067,7 +1078,7 @@ def import_gitlab(
     *,
     base_dir: Path | None = None,
     include_resolver: Callable[[str], str | None] | None = None,
-) -> ImportResult:
+) -> ReaderResult:
     """Read GitLab CI YAML text into neutral pipeline file data.
 
     Args:
@@ -1097,4 +1108,4 @@ def import_gitlab(
         reason = first[0] if first else "invalid"
         raise PipelineImportError(name, f"the imported pipeline is not valid: {reason}") from None
     tree = importer.trees[0] if importer.trees else None
-    return ImportResult(data, importer.notes, tree, pipeline)
+    return ReaderResult(data, importer.notes, tree, pipeline)

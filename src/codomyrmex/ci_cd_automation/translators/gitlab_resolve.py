@@ -26,10 +26,10 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import PipelineImportError
 from ..model import yaml_reader
+from ..model.notes import Note
+from ..model.notes import Path as NotePath
 from ..model.yaml_reader import YamlReadError, plain_scalar
 from .merge import deep_merge
-
-Note = tuple[tuple[Any, ...], str, str]
 
 MAX_INCLUDE_DEPTH = 100  # GitLab's limit on nested includes ("include", limits)
 MAX_EXTENDS_DEPTH = 11  # GitLab: "up to eleven levels of inheritance"
@@ -108,9 +108,9 @@ def _last_key_wins(node: Any, file: str, notes: list[Note], seen: set[int]) -> N
             )
             others = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
             node.value = [(key, merged), *others]
-            notes.append(
-                ((), f"line {key.start_mark.line + 1}: several << merge keys", "duplicate-key")
-            )
+            line, column = key.start_mark.line + 1, key.start_mark.column + 1
+            message = "several << merge keys; the later ones win, as in GitLab"
+            notes.append(Note(message, "duplicate-key", (), file, line, column))
         plain = [
             (i, k.value)
             for i, (k, _) in enumerate(node.value)
@@ -121,13 +121,10 @@ def _last_key_wins(node: Any, file: str, notes: list[Note], seen: set[int]) -> N
             kept = []
             for i, (k, v) in enumerate(node.value):
                 if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG and last[k.value] != i:
+                    line, column = k.start_mark.line + 1, k.start_mark.column + 1
+                    message = f'duplicate key "{k.value}"; the last one wins, as in GitLab'
                     notes.append(
-                        (
-                            (str(k.value),),
-                            f'line {k.start_mark.line + 1}: duplicate key "{k.value}"; '
-                            "the last one wins, as in GitLab",
-                            "duplicate-key",
-                        )
+                        Note(message, "duplicate-key", (str(k.value),), file, line, column)
                     )
                     continue
                 kept.append((k, v))
@@ -176,8 +173,8 @@ class Resolver:
     missing_parents: dict[str, list[str]] = field(default_factory=dict)
     trees: list[Any] = field(default_factory=list)  # the main file's round-trip tree
 
-    def note(self, path: tuple[Any, ...], message: str, rule: str) -> None:
-        self.notes.append((path, message, rule))
+    def note(self, path: NotePath, message: str, rule: str, *, kept_verbatim: bool = False) -> None:
+        self.notes.append(Note(message, rule, path, kept_verbatim=kept_verbatim))
 
     def fail(self, reason: str) -> PipelineImportError:
         return PipelineImportError(self.file, reason)

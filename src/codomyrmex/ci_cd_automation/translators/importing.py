@@ -30,8 +30,11 @@ from ..errors import PipelineImportError
 from ..literals import PROVIDERS, Provider
 from ..model import yaml_reader
 from ..model.loader import pipeline_from_data
+from ..model.notes import Note, format_path
+from ..model.notes import Path as NotePath
 from ..model.pipeline import Pipeline
 from ..model.yaml_reader import YamlReadError
+from .reader import ReaderResult
 from .yamlout import Commented, dump_yaml
 
 # Top-level keys only a GitLab CI file has (a GitHub workflow has none of them).
@@ -40,29 +43,30 @@ _GITLAB_JOB_KEYS = frozenset({"script", "extends", "trigger", "stage", "before_s
 _GITHUB_JOBS = re.compile(r"^jobs:[ \t]*(#.*)?$", re.M)
 _GITHUB_ON = re.compile(r"""^(on|"on"|'on'):""", re.M)
 _GITLAB_TOP = re.compile(r"^(stages|include|workflow|default):|^[ \t]+script:", re.M)
-_INDEX = re.compile(r"\[(\d+)\]")
 _HATCH_COMMENT = {
     "github": "kept verbatim for GitHub: no neutral form (see the notes above)",
     "gitlab": "kept verbatim for GitLab: no neutral form (see the notes above)",
 }
 
 
-@dataclass(frozen=True)
-class ImportNote:
-    """One native construct that did not carry over exactly into the neutral model."""
+@dataclass(frozen=True, kw_only=True)
+class ImportNote(Note):
+    """One native construct that did not carry over exactly into the neutral model.
 
-    file: str
+    ``path`` is the native path (``("jobs", "build", "steps", 2, "if")``), ``where`` shows it
+    as ``jobs.build.steps[2].if``; ``file``, ``line`` and ``column`` are set where known.
+    """
+
     provider: Provider
-    path: str  # native, dotted: ``jobs.build.steps[2].if`` / ``test:unit.rules``
-    message: str
-    rule: str
-    line: int | None = None
-    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        return format_path(self.path, root="(file)")
 
     def format(self) -> str:
         """``FILE:LINE:COL: import: PATH: MESSAGE [RULE]`` (position when known)."""
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        return f"{where}: import: {self.path}: {self.message} [{self.rule}]"
+        return f"{where}: import: {self.where}: {self.message} [{self.rule}]"
 
 
 @dataclass(frozen=True)
@@ -115,52 +119,29 @@ def import_text(
     include_resolver: Callable[[str], str | None] | None = None,
 ) -> Imported:
     """``import_pipeline`` on text already read; ``name`` is used in messages."""
-    from .github_import import GitHubImportError, import_github
+    from .github_import import import_github
     from .gitlab_import import import_gitlab
 
     if provider is None:
         provider = detect_provider(text, name)
     elif provider not in PROVIDERS:
         raise PipelineImportError(name, f'unknown provider "{provider}": use github or gitlab')
-    try:
-        if provider == "github":
-            result = import_github(text, name)
-            raw_notes: list[tuple[Any, str, str]] = [(n[0], n[1], n[2]) for n in result.notes]
-        else:
-            root = Path(base_dir) if base_dir is not None else _gitlab_root(path)
-            kwargs: dict[str, Any] = {"base_dir": root}
-            if include_resolver is not None:
-                kwargs["include_resolver"] = include_resolver
-            result = import_gitlab(text, name, **kwargs)  # type: ignore[assignment]
-            raw_notes = [(n[0], n[1], n[2]) for n in result.notes]
-    except GitHubImportError as exc:
-        raise _positioned(str(exc), name) from None
+    # Both readers raise PipelineImportError (file, line, column) for what cannot be read.
+    result: ReaderResult
+    if provider == "github":
+        result = import_github(text, name)
+    else:
+        root = Path(base_dir) if base_dir is not None else _gitlab_root(path)
+        result = import_gitlab(text, name, base_dir=root, include_resolver=include_resolver)
     # Both readers validate what they built and hand the model over; never validated twice.
     pipeline = result.pipeline if result.pipeline is not None else pipeline_from_data(result.data)
     positions = _Positions(text, result.tree)
-    renames = _renames(raw_notes)
+    renames = {n.renamed_to: _native_name(n.path) for n in result.notes if _job_rename(n)}
     notes = sorted(
-        (
-            _note(name, provider, native, message, rule, positions, result.data, renames)
-            for native, message, rule in raw_notes
-        ),
-        key=lambda n: (n.line is None, n.line or 0, n.column or 0, n.path),
+        (_note(name, provider, note, positions, result.data, renames) for note in result.notes),
+        key=lambda n: (n.line is None, n.line or 0, n.column or 0, n.where),
     )
     return Imported(provider, name, pipeline, result.data, tuple(notes))
-
-
-_AT = re.compile(r"^(?P<msg>.*?),? ?\(?line (?P<line>\d+),? column (?P<col>\d+)\)?(?P<rest>.*)$")
-
-
-def _positioned(message: str, name: str) -> PipelineImportError:
-    """``NAME: reason`` as ``NAME:LINE:COL: reason`` when the reason names a position."""
-    if message.startswith(f"{name}: "):
-        message = message[len(name) + 2 :]
-    match = _AT.match(message)
-    if match:
-        rest = (match["msg"].rstrip(" ,") + match["rest"]).strip()
-        return PipelineImportError(name, rest, line=int(match["line"]), column=int(match["col"]))
-    return PipelineImportError(name, message)
 
 
 def detect_provider(text: str, name: str = "<text>") -> Provider:
@@ -213,7 +194,7 @@ def dump_neutral(imported: Imported) -> str:
 
 def _short(note: ImportNote) -> str:
     where = f"line {note.line}: " if note.line else ""
-    return f"{where}{note.path}: {note.message} [{note.rule}]"
+    return f"{where}{note.where}: {note.message} [{note.rule}]"
 
 
 def _commented(node: Any) -> Any:
@@ -323,62 +304,49 @@ def _rt_tree(text: str) -> Any:
     return None
 
 
-def _native_keys(native: Any) -> tuple[Any, ...]:
-    """A reader's note path as a key tuple: dotted strings split, indices as ints."""
-    if isinstance(native, tuple | list):
-        return tuple(native)
-    keys: list[Any] = []
-    for part in str(native).split("."):
-        head = _INDEX.split(part)
-        if head[0]:
-            keys.append(head[0])
-        keys.extend(int(i) for i in _INDEX.findall(part))
-    return tuple(keys)
-
-
-def _display(keys: tuple[Any, ...]) -> str:
-    out = ""
-    for key in keys:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out or "(file)"
-
-
 def _note(
     file: str,
     provider: Provider,
-    native: Any,
-    message: str,
-    rule: str,
+    note: Note,
     positions: _Positions,
     data: dict[str, Any],
-    renames: dict[str, str],
+    renames: dict[str | None, str],
 ) -> ImportNote:
-    keys = _native_keys(native)
+    """A reader's note as an ``ImportNote``: native job names, and the line and column of the
+    native construct (the reader's own position when it has one for this file)."""
+    keys = note.path
     if keys[:1] == ("stages",) and len(keys) >= 4 and keys[2] == "jobs":
         # A neutral model path: name the job as the user knows it (its native name).
         keys = _model_to_native(keys, data)
         if keys and keys[0] in renames:
             keys = (renames[keys[0]], *keys[1:])
-    pos = positions.find(keys)
-    line, column = pos if pos else (None, None)
-    return ImportNote(file, provider, _display(keys), message, rule, line, column)
+    line, column = note.line, note.column
+    if line is None or note.file != file:
+        found = positions.find(keys)
+        line, column = found if found else (None, None)
+    return ImportNote(
+        note.message,
+        note.rule,
+        keys,
+        file=file,
+        line=line,
+        column=column,
+        renamed_to=note.renamed_to,
+        kept_verbatim=note.kept_verbatim,
+        provider=provider,
+    )
 
 
-_RENAMED = re.compile(r'renamed to "([^"]+)"')
+def _job_rename(note: Note) -> bool:
+    """A note that renamed a job (not a stage or a matrix axis)."""
+    return note.renamed_to is not None and note.rule in ("job-rename", "job-renamed")
 
 
-def _renames(raw_notes: list[tuple[Any, str, str]]) -> dict[str, str]:
-    """Neutral job name -> native job name, from the readers' ``job-rename`` notes."""
-    out: dict[str, str] = {}
-    for native, message, rule in raw_notes:
-        keys = _native_keys(native)
-        match = _RENAMED.search(message)
-        if rule == "job-rename" and match and len(keys) >= 2:
-            out[match.group(1)] = str(keys[-1])
-    return out
+def _native_name(path: NotePath) -> str:
+    return str(path[-1]) if path else ""
 
 
-def _model_to_native(keys: tuple[Any, ...], data: dict[str, Any]) -> tuple[Any, ...]:
+def _model_to_native(keys: NotePath, data: dict[str, Any]) -> NotePath:
     try:
         job = data["stages"][keys[1]]["jobs"][keys[3]]
     except (KeyError, IndexError, TypeError):
