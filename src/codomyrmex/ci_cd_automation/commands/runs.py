@@ -23,12 +23,12 @@ from ..backends.history import pull_runs, save_run
 from ..backends.watch import describe_job, watch
 from ..errors import UsageError
 from ..local_runner.runner import STATE_DIR, project_root
+from ..model.durations import parse_duration
 from ..model.loader import load_pipeline
 from ..store import Store
 from .shared import EXIT_FAILED, EXIT_OK, key_values, open_from_flags
 
-_AGE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"^\d+[mhdw]$")
 
 
 def parse_age(text: str, now: datetime | None = None) -> datetime:
@@ -37,10 +37,10 @@ def parse_age(text: str, now: datetime | None = None) -> datetime:
     Raises:
         UsageError: neither an age nor an ISO date (the message names ``--since``).
     """
-    match = _AGE.match(text.strip())
     moment = now or datetime.now(UTC)
-    if match:
-        return moment - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    seconds = parse_duration(text.strip()) if _AGE.match(text.strip()) else None
+    if seconds is not None:
+        return moment - timedelta(seconds=seconds)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
