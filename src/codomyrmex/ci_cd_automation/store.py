@@ -1,42 +1,25 @@
-"""The SQLite store of pipelines, runs, job runs, attempts, deployments and the audit log.
+"""The SQLite store: ``Store`` over one database file, its row conversions and ``open_store``.
 
-What this module owns: the database file (``.cicd/state.db`` by default, any path may be
-given), its schema and the migrations between schema versions, and a small typed API over
-it: dataclasses in, dataclasses out. The local runner writes every run, job instance and
-attempt here as it happens; the provider backends write the normalised runs they pull; the
-monitoring, reports and deployments read it back. Nothing outside this module writes SQL.
+What this module owns: the connection to the file (``.cicd/state.db`` by default, any path may
+be given), its transactions, and every SQL statement that reads or writes rows; nothing outside
+the ``store*`` modules writes SQL. The schema and its migrations are in ``store_schema``, the
+dataclasses in and out in ``store_records``; this module re-exports their public names. What
+the store holds, what it never holds and how it stays consistent: docs/store.md.
 
-Invariants:
+Invariants (docs/store.md gives the reasons):
 
-* **Never a secret value.** The API has no field for one: secrets are known by name only,
-  and masking output is the runner's job before a log path or a message reaches the store.
-  Audit details must hold names and facts, never values; keys that can only mean a credential
-  (``token``, ``password``, ``authorization``, ...) are refused.
-* **Every write is its own short transaction** (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a run
-  that is killed between two writes leaves a consistent record: every row it wrote is
-  complete, and ``mark_interrupted`` later turns whatever was still queued or running into
-  ``cancelled``.
-* **WAL journal, foreign keys on, a busy timeout.** Readers do not block the writer; several
-  processes (a runner and ``cicd status``) may open one file. Within a process, one ``Store``
-  holds one connection guarded by a lock, so threads may share it; separate ``Store`` objects
-  on the same file wait for each other through SQLite's busy timeout (opening a new file,
-  whose switch to WAL SQLite does not retry, is retried here up to the same timeout).
-* **Versioned schema, migrations in code.** ``PRAGMA user_version`` is the schema version.
-  ``_MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1``; pending migrations run in
-  order inside one transaction that also sets the version, so a failed migration leaves the
-  file as it was. Migrations are append-only: a released one is never edited. A database whose
-  version is newer than this module knows is refused, never written.
-* **Times are aware datetimes**, stored as UTC ISO 8601 text with microseconds (so text order
-  is time order). The clock is injectable; durations come from the caller when it measured
-  them with a monotonic clock, else from the two timestamps.
-* **A provider run is stored once.** ``save_remote_run`` finds it by ``(provider,
-  provider_run_id)`` and each job attempt by its provider job id within the run, and writes the
-  run, its jobs and their attempts in one transaction: saving the same run again changes no row
-  and adds none, and a pull that is interrupted keeps every run it saved whole. Pull cursors and
-  quota figures live in ``provider_state``, one row per repository; a cursor never moves
-  back.
-* ``sqlite3`` errors do not leak: they are translated at this module's boundary into
-  ``CICDError`` with the database path and the operation in the message.
+* Never a secret value: no field holds one, and audit details keyed by a word that can only
+  mean a credential (``token``, ``password``, ...) are refused.
+* Every write is its own short transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``); one ``Store``
+  holds one connection behind a lock, so threads may share it.
+* Pending migrations run in order inside one transaction that also sets ``PRAGMA
+  user_version``; a file whose version is newer than ``SCHEMA_VERSION`` is refused, never
+  written.
+* Times are aware datetimes, stored as UTC ISO 8601 text with microseconds; the clock is
+  injectable.
+* A provider run is stored once, found by ``(provider, provider_run_id)``, and written with its
+  jobs and attempts in one transaction; a pull cursor never moves back.
+* ``sqlite3`` errors do not leak: they become ``CICDError`` naming the file and the operation.
 """
 
 from __future__ import annotations
@@ -45,21 +28,33 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from .errors import CICDError
-
-# The store's names of the shared words (``literals``), kept because callers use them: a run's
-# provider (``local`` too), a provider of remote runs, a run's or a job's status.
-from .literals import Provider as RemoteProvider
-from .literals import RunProvider as Provider
-from .literals import RunStatus as Status
+from .store_records import (
+    AttemptRecord,
+    AuditEntry,
+    JobRunRecord,
+    NewAttempt,
+    NewJob,
+    NewRemoteJob,
+    NewRemoteRun,
+    NewRun,
+    PipelineRecord,
+    Provider,
+    Quota,
+    RemoteProvider,
+    RunFilter,
+    RunRecord,
+    SavedRun,
+    Status,
+)
+from .store_schema import _MIGRATIONS, SCHEMA_VERSION, _in
 
 __all__ = [
     "DEFAULT_PATH",
@@ -84,8 +79,6 @@ __all__ = [
     "open_store",
 ]
 
-DeploymentStatus = Literal["pending", "in_progress", "completed", "failed", "rolled_back"]
-
 DEFAULT_PATH = Path(".cicd") / "state.db"
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction to end
 _OPEN: tuple[Status, ...] = ("queued", "running")
@@ -103,347 +96,6 @@ _FORBIDDEN_AUDIT_KEYS = frozenset(
         "apikey",
     }
 )
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-# The value lists of the CHECK constraints are spelled out, not derived from the Literal types:
-# a released migration must not change when a type gains a value (that takes a new migration).
-
-# Version 1: what the local runner writes.
-_V1: tuple[str, ...] = (
-    """CREATE TABLE pipelines (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        name TEXT NOT NULL,
-        content_hash TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        UNIQUE (name, content_hash)
-    )""",
-    """CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
-        provider TEXT NOT NULL CHECK (provider IN ('local', 'github', 'gitlab')),
-        provider_run_id TEXT,
-        event TEXT,
-        ref TEXT,
-        status TEXT NOT NULL CHECK (status IN
-            ('queued', 'running', 'success', 'failed', 'cancelled', 'skipped')),
-        created_at TEXT NOT NULL,
-        started_at TEXT,
-        finished_at TEXT,
-        url TEXT,
-        environment TEXT
-    )""",
-    "CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC)",
-    "CREATE INDEX runs_by_pipeline ON runs (pipeline_id, created_at DESC)",
-    """CREATE TABLE job_runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        matrix TEXT,
-        status TEXT NOT NULL CHECK (status IN
-            ('queued', 'running', 'success', 'failed', 'cancelled', 'skipped')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        allowed_failure INTEGER NOT NULL DEFAULT 0 CHECK (allowed_failure IN (0, 1)),
-        exit_code INTEGER,
-        started_at TEXT,
-        finished_at TEXT,
-        duration REAL,
-        log_path TEXT
-    )""",
-    "CREATE INDEX job_runs_by_run ON job_runs (run_id, id)",
-    """CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        job_run_id INTEGER NOT NULL REFERENCES job_runs(id) ON DELETE CASCADE,
-        number INTEGER NOT NULL CHECK (number >= 1),
-        status TEXT NOT NULL CHECK (status IN
-            ('queued', 'running', 'success', 'failed', 'cancelled', 'skipped')),
-        exit_code INTEGER,
-        started_at TEXT,
-        finished_at TEXT,
-        reason TEXT,
-        UNIQUE (job_run_id, number)
-    )""",
-    """CREATE TABLE audit_log (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        details TEXT NOT NULL DEFAULT '{}'
-    )""",
-    "CREATE INDEX audit_by_at ON audit_log (at, id)",
-)
-
-# Version 2: what the provider backends and deployments need. A provider run is
-# stored once (a second `runs pull` updates it rather than adding a copy), a job keeps the
-# provider's own id, and deployments get their table.
-_V2: tuple[str, ...] = (
-    "CREATE UNIQUE INDEX runs_by_provider_id ON runs (provider, provider_run_id)"
-    " WHERE provider_run_id IS NOT NULL",
-    "ALTER TABLE job_runs ADD COLUMN provider_job_id TEXT",
-    """CREATE TABLE deployments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
-        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
-        environment TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN
-            ('pending', 'in_progress', 'completed', 'failed', 'rolled_back')),
-        artifacts TEXT NOT NULL DEFAULT '[]',
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        url TEXT,
-        rollback_of INTEGER REFERENCES deployments(id)
-    )""",
-    "CREATE INDEX deployments_by_env ON deployments (environment, started_at DESC)",
-)
-
-
-def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
-    # Statement by statement: `executescript` would commit the migration's transaction.
-    def migrate(conn: sqlite3.Connection) -> None:
-        for statement in statements:
-            conn.execute(statement)
-
-    return migrate
-
-
-# Version 3: provider runs pulled in full. A run knows its repository (``target``),
-# commit and run attempt; a job and each of its attempts keep the provider's job id, the time
-# it was queued and its web page, so that a job the provider retried (a new provider job id
-# under the same name) is a new attempt of the same job row. ``provider_state`` holds, per
-# repository, the pull cursor and the last quota figure seen.
-_V3: tuple[str, ...] = (
-    "ALTER TABLE runs ADD COLUMN target TEXT",
-    "ALTER TABLE runs ADD COLUMN sha TEXT",
-    "ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
-    "CREATE INDEX runs_by_target ON runs (provider, target, status) WHERE target IS NOT NULL",
-    "ALTER TABLE job_runs ADD COLUMN queued_at TEXT",
-    "ALTER TABLE job_runs ADD COLUMN url TEXT",
-    "ALTER TABLE attempts ADD COLUMN provider_job_id TEXT",
-    "ALTER TABLE attempts ADD COLUMN queued_at TEXT",
-    "ALTER TABLE attempts ADD COLUMN url TEXT",
-    "CREATE UNIQUE INDEX attempts_by_provider_job ON attempts (job_run_id, provider_job_id)"
-    " WHERE provider_job_id IS NOT NULL",
-    "CREATE TABLE provider_state (provider TEXT NOT NULL, target TEXT NOT NULL, cursor TEXT,"
-    " quota_remaining INTEGER, quota_limit INTEGER, quota_at TEXT,"
-    " PRIMARY KEY (provider, target))",
-)
-
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _statements(_V1),
-    _statements(_V2),
-    _statements(_V3),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-# Dataclasses in.
-
-
-@dataclass(frozen=True)
-class NewRun:
-    """A run about to be recorded; ``pipeline`` is the pipeline's name."""
-
-    pipeline: str
-    provider: Provider = "local"
-    content_hash: str | None = None
-    provider_run_id: str | None = None
-    event: str | None = None
-    ref: str | None = None
-    status: Status = "running"
-    environment: str | None = None
-    url: str | None = None
-    started_at: datetime | None = None  # defaults to now when the status is running
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """A job instance of a run about to be recorded; ``matrix`` is null for a plain job."""
-
-    run_id: int
-    name: str
-    matrix: Mapping[str, Any] | None = None
-    status: Status = "running"
-    allowed_failure: bool = False
-    log_path: str | None = None
-    provider_job_id: str | None = None
-    started_at: datetime | None = None  # defaults to now when the status is running
-
-
-@dataclass(frozen=True)
-class NewAttempt:
-    """One attempt of a job run; recording number N again updates it (start, then end)."""
-
-    job_run_id: int
-    number: int
-    status: Status
-    exit_code: int | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    reason: str | None = None  # why it ended or was retried: "timeout", "exit code 1", ...
-
-
-@dataclass(frozen=True)
-class NewRemoteJob:
-    """One job attempt of a provider run as the provider reported it.
-
-    ``provider_job_id`` identifies the attempt; attempts share the job's ``name`` (a retried
-    job is a new provider job with the same name and a higher ``attempt``).
-    """
-
-    provider_job_id: str
-    name: str
-    status: Status
-    attempt: int = 1
-    allowed_failure: bool = False
-    queued_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class NewRemoteRun:
-    """A provider run to insert or update; ``jobs`` None leaves the stored jobs as they are."""
-
-    provider: RemoteProvider
-    target: str
-    provider_run_id: str
-    pipeline: str
-    status: Status
-    event: str | None = None
-    ref: str | None = None
-    sha: str | None = None
-    attempt: int = 1
-    created_at: datetime | None = None  # defaults to now for a run the store did not know
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    url: str | None = None
-    jobs: tuple[NewRemoteJob, ...] | None = None
-
-
-@dataclass(frozen=True)
-class RunFilter:
-    """What ``list_runs`` keeps; every field left ``None`` matches everything."""
-
-    pipeline: str | None = None
-    provider: Provider | None = None
-    status: Status | Sequence[Status] | None = None
-    event: str | None = None
-    ref: str | None = None
-    environment: str | None = None
-    since: datetime | None = None  # created at or after
-    until: datetime | None = None  # created before
-    limit: int | None = None
-    target: str | None = None  # a provider run's repository (owner/name, group/name)
-
-
-# Dataclasses out.
-
-
-@dataclass(frozen=True)
-class PipelineRecord:
-    """A pipeline as the store knows it: one row per name and content hash."""
-
-    id: int
-    name: str
-    content_hash: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    """One stored attempt of a job run."""
-
-    id: int
-    job_run_id: int
-    number: int
-    status: Status
-    exit_code: int | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    reason: str | None
-    provider_job_id: str | None = None
-    queued_at: datetime | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class JobRunRecord:
-    """One stored job instance with its attempts, oldest first."""
-
-    id: int
-    run_id: int
-    name: str
-    matrix: dict[str, Any] | None
-    status: Status
-    attempts: int
-    allowed_failure: bool
-    exit_code: int | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration: float | None
-    log_path: str | None
-    provider_job_id: str | None
-    attempt_records: tuple[AttemptRecord, ...] = ()
-    queued_at: datetime | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One stored run; ``jobs`` is filled by ``get_run``, empty in ``list_runs``."""
-
-    id: int
-    pipeline: str
-    content_hash: str | None
-    provider: Provider
-    provider_run_id: str | None
-    event: str | None
-    ref: str | None
-    status: Status
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    url: str | None
-    environment: str | None
-    jobs: tuple[JobRunRecord, ...] = ()
-    target: str | None = None
-    sha: str | None = None
-    attempt: int = 1
-
-
-@dataclass(frozen=True)
-class SavedRun:
-    """What ``save_remote_run`` did: the run as stored now, whether it is new or changed."""
-
-    run: RunRecord
-    created: bool
-    changed: bool
-
-
-@dataclass(frozen=True)
-class Quota:
-    """A provider's remaining request quota as last recorded for a repository."""
-
-    provider: RemoteProvider
-    target: str
-    remaining: int
-    limit: int | None
-    observed_at: datetime
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the audit log: who did what, with facts (never secret values)."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 # Conversions.
