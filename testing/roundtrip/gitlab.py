@@ -64,7 +64,8 @@ def _gitlab_fact(m: re.Match[str]) -> str:
 
 
 # Lines the generator writes around outputs; the last one is the importer's dotenv step
-# (a dotenv report's file appended to $CICD_OUTPUT, see gitlab_import.dotenv_outputs).
+# (a dotenv report's file appended to $CICD_OUTPUT, see
+# gitlab_keywords.JobKeywords.dotenv_outputs).
 _GENERATED_LINE = re.compile(
     r"^(CICD_OUTPUT=\"\$\(mktemp\)\"|printf 'CICD_NEEDS_\w+=%s\\n' .*"
     r"|CICD_STEPS_\w+=.*; export CICD_STEPS_\w+|cat \S+ >> \"\$CICD_OUTPUT\")$"

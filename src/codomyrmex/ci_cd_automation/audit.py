@@ -1,18 +1,12 @@
 """``cicd audit``: how much of a set of native CI files converts, and what stops the rest.
 
-What this module owns: finding CI files under folders, importing each one, rendering it for
-both providers, and classifying it the way a migration audit does:
+This module owns finding CI files under folders, importing each one, rendering it for both
+providers, classifying it (``full``, ``partial``, ``failed``, or ``skipped`` when it is not a
+CI file) and ranking the rule ids that stop files. Local files another audited GitLab file
+includes are audited as part of it, not alone. Nothing is written; everything is in sorted
+path order, so the report is deterministic.
 
-* ``full``: imported with no note, and rendered for both providers with no loss;
-* ``partial``: imported, but something was kept in an escape hatch, changed on import, or
-  reported as a loss when rendering for either provider;
-* ``failed``: the file could not become a neutral pipeline (the one-line reason is kept).
-
-The summary counts files per class and provider and ranks the reasons (rule ids of import
-notes and rendering losses) by how many files they touch. Files that are not CI files at
-all (a ``docker-compose.yml`` next to the workflows) are listed as ``skipped``; local files
-that another audited GitLab file includes are audited as part of that file, not alone.
-Nothing here writes files; the order of everything is deterministic (sorted paths).
+See docs/importing.md (auditing many files).
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """The ``cicd`` command: its arguments, which command runs, and the exit code.
 
-This module holds the argument parser, the dispatch to ``commands`` (each command module is
-imported only when its command runs) and the one mapping from exceptions to exit codes, which
-are part of the interface (``EXIT_CODES``, also shown by ``--help``):
-
-* 0: the work was done;
-* 1: the work itself failed: a failed run, files out of date, a provider error, any other
-  ``CICDError``;
-* 2: bad input: an invalid pipeline (``PipelineValidationError``, one diagnostic per line), a
-  native file that cannot be imported (``PipelineImportError``), a wrong flag, value or file
-  (``UsageError``, argparse's usage errors), a path that cannot be used (``OSError``);
-* 3: an internal error, a bug of ``cicd`` (any other exception): one line, and the traceback
-  with ``--debug``;
-* 130: interrupted (Ctrl-C).
+This module holds the argument parser, the dispatch to ``commands`` (each imported only when its
+command runs) and the one mapping from exceptions to exit codes, which are part of the interface
+(``EXIT_CODES``, shown by ``--help``): 0 done; 1 the work failed (any other ``CICDError``); 2 bad
+input (``PipelineValidationError``, ``PipelineImportError``, ``UsageError``, argparse's usage
+errors, ``OSError``); 3 any other exception, a bug of ``cicd``; 130 Ctrl-C.
 
 No traceback reaches the user unless ``--debug`` is given: an error is one line on stderr,
 prefixed ``cicd:`` (an invalid pipeline: one line per diagnostic).

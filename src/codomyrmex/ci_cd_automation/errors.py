@@ -1,8 +1,7 @@
 """Every exception the package raises, in one tree.
 
-Configuration problems are ``ValueError`` subclasses, so callers that follow the
-API specification (``ValueError`` for invalid configurations) catch them; everything
-that goes wrong while doing work is a ``CICDError``::
+Configuration problems are ``ValueError`` subclasses, as the API specification asks; everything
+that goes wrong while doing work is a ``CICDError`` (``cli`` maps them to exit codes)::
 
     Exception
     ├── ValueError
@@ -23,11 +22,6 @@ that goes wrong while doing work is a ``CICDError``::
         └── ProviderError
             ├── RateLimitError
             └── SyncConflictError
-
-The command line turns a ``PipelineValidationError`` into its diagnostic lines and exit
-code 2, a ``PipelineImportError`` or a ``UsageError`` into its line and exit code 2, any other
-``CICDError`` into one line and exit code 1. Any other exception is a bug of this package, not
-of its input: one ``internal error`` line and exit code 3.
 """
 
 from __future__ import annotations

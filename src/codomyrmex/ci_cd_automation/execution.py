@@ -1,17 +1,10 @@
 """``run_pipeline`` of the API specification: run a pipeline locally or on a provider.
 
-``backend="local"`` (the default) runs it on this machine (``local_runner``).
-``backend="github"`` / ``"gitlab"`` starts a run of the files already synced to ``repo`` /
-``project`` (``cicd sync``), and with ``wait=True`` (the default) follows it with conditional
-polls until it ends (``backends.watch``); the result has the same keys as the local one, with
-the provider's run id, URL and jobs (``remote_result``).
-
-Every keyword is explicit and typed; a misspelt one (``dryrun=True``) is refused with a
-``UsageError`` (a ``ValueError``) naming it, as is a keyword of the other kind of run (``jobs``
-with a provider, ``repo`` locally). Bad values are ``UsageError`` too, before anything runs or
-any request is sent. ``PipelineExecutionError`` only when the runner itself cannot go on,
-``ProviderError`` when a provider cannot be asked. A failed job is data: the returned
-dictionary says ``"status": "failed"``.
+``backend="local"`` (the default) runs it here (``local_runner``); ``"github"``/``"gitlab"``
+starts a run of the files already synced and, with ``wait=True``, follows it with conditional
+polls (``backends.watch``); both results have the same keys. Every keyword is explicit; a
+misspelt one, a keyword of the other kind of run and a bad value are ``UsageError``, before
+anything runs or any request is sent. A failed job is data (``"status": "failed"``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """The words the layers share: each literal type that more than one layer speaks, defined once.
 
 A ``Literal`` type here is the whole vocabulary of its kind; the tuple beside it holds the same
-words in the order messages and flag choices show them, derived from the type so the two cannot
-drift. ``parse_*`` turn text from a user into the type, or raise ``UsageError`` naming the words
-that are allowed; code that narrows a ``str`` goes through them instead of a ``cast``.
-
-The store's CHECK constraints spell their value lists out on purpose (a schema migration must
-not change with this module); everything else imports its words from here.
+words in display order, derived from the type so the two cannot drift. ``parse_*`` turn user
+text into the type or raise ``UsageError`` naming the allowed words; code that narrows a ``str``
+goes through them, not a ``cast``. The store's CHECK constraints spell their lists out on
+purpose (a migration must not change with this module).
 """
 
 from __future__ import annotations

@@ -1,58 +1,12 @@
 """Pipeline health from the store: ``monitor_pipeline_health`` for local and provider runs.
 
-What this module owns: reading one run and the history of its pipeline back from the store
-(local runs as the runner wrote them, provider runs as ``runs pull`` and ``watch`` saved them),
-and turning them into SPEC.md's health dict. It never calls a provider: what it knows is what
-the store holds, plus a quota figure the caller may pass.
+This module owns reading one run and its pipeline's history back from the store and turning
+them into the health dictionary: ``status``, ``health_score``, ``current_stage``,
+``progress_percentage``, ``metrics`` and ``alerts``. It never calls a provider: it knows what
+the store holds, plus a quota figure the caller may pass. A term with no data scores 1: a
+pipeline is healthy until the store shows otherwise.
 
-Which run: ``pipeline_id`` is a pipeline name (the local pipeline's ``name``, the GitHub
-workflow's name, the GitLab project path) and means that pipeline's newest run (``provider=``
-and ``target=`` narrow it when a name lives on several); ``run:<n>`` names a run by its store
-id. History is the ``history`` (20) newest finished runs of the same pipeline on the same
-provider and repository created before that run.
-
-``status``: ``running`` while the run is queued or running, ``completed`` for success (and
-skipped: nothing was triggered), ``failed`` for failed and cancelled (the run did not complete;
-``metrics["run_status"]`` keeps the exact status).
-
-``health_score`` (0-100, one decimal) is the weighted sum of five terms, each in [0, 1]:
-
-========== ====== ===================================================================
-term       weight value
-========== ====== ===================================================================
-success    40     successful / (successful + failed + cancelled) runs in the window
-                  (the run itself when finished, and its history)
-retries    15     1 - jobs that needed more than one attempt / jobs, in the window
-timeouts   15     1 - attempts that ended in a timeout / attempts, in the window (local
-                  runs record why an attempt ended; provider runs do not say, and count
-                  as no timeout)
-queue      15     slowness(mean job queue time of the run / median of the history's)
-run time   15     slowness(run duration, or time so far while running / history median)
-========== ====== ===================================================================
-
-``slowness(r)`` is 1 up to the median (r <= 1), falls linearly to 0 at three times the median
-(``1 - (r - 1) / 2``), and is 1 when there is nothing to compare with (no history, a median of
-zero). A term with no data is 1: a pipeline is healthy until the store shows otherwise.
-
-``current_stage``: the store records jobs, not stages, so it is the job in progress (the
-earliest started running job, else the first queued one); for a finished run the first failed
-job, else the last job that finished; ``""`` for a run with no job. ``progress_percentage``:
-finished jobs / jobs (100 for a finished run).
-
-Alerts, each ``{"kind", "severity", "job", "message"}`` (``job`` None for run-wide ones):
-
-- ``job-failed``: a job failed (``warning`` when its failure is allowed, else ``error``);
-- ``job-slow``: a job ran (or is running) longer than the 95th percentile of its own finished
-  durations in the history, given at least three of them;
-- ``queued-too-long``: a job waited (or is waiting) longer than ``queue_threshold`` seconds
-  (600) between being queued and starting; a run still queued with no job, from its creation;
-- ``rate-limit``: the provider quota left is at most ``rate_limit_threshold`` (0.1) of its
-  limit, or at most ``rate_limit_floor`` (100) requests when the limit is unknown; the figure is
-  ``rate_limit_remaining=`` (and ``rate_limit_limit=``) when passed, else the last one a pull
-  recorded for the run's repository.
-
-Raises ``MonitoringError`` for an unknown pipeline or run and for a store that is missing or
-cannot be read; ``UsageError`` (a ``ValueError``) for an unknown keyword.
+See docs/health-score.md.
 """
 
 from __future__ import annotations

@@ -1,15 +1,13 @@
-"""What every provider backend shares: plans of file changes, sync results, the protocol.
+"""What every provider backend shares: plans of file changes, sync results, normalised runs.
 
-A plan compares the files ``render`` generated with what the remote branch holds at one
-commit (``Plan.head``): each file is ``create``, ``update`` or ``unchanged``, with a unified
-diff. ``sync`` applies a plan as one commit on top of ``Plan.head`` (GitHub: its parent is exactly
-``Plan.head``; GitLab, whose commits API cannot name a parent: no planned file changed since
-``Plan.head``, checked by GitLab itself through ``last_commit_id``); when the branch moved
-since, the backend plans again once on the new head and applies that, and when it moved again
-it raises ``SyncConflictError``: a sync never overwrites a commit it did not plan against, and
-never makes a commit that changes nothing.
+A plan compares generated files with what a branch holds at one commit (``Plan.head``).
+``sync`` applies it as one commit and never overwrites a commit it did not plan against (GitHub:
+the parent is exactly ``Plan.head``; GitLab: no planned file changed since, checked by GitLab
+through ``last_commit_id``); when the branch moved it plans again once, then raises
+``SyncConflictError``. It never makes a commit that changes nothing.
 
 Provider vocabulary (trees, refs, actions, merge requests) stays in the provider modules.
+See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Where tokens and base URLs come from, and how they are kept out of sight.
 
-Order: the environment (``GITHUB_TOKEN`` / ``GITLAB_TOKEN``, ``GITHUB_API_URL`` /
-``GITLAB_URL``), then the config file (``$CICD_CONFIG``, else
-``$XDG_CONFIG_HOME/cicd/config.toml``, else ``~/.config/cicd/config.toml``) with tables
-``[github]`` and ``[gitlab]`` holding ``token`` and ``url``. A config file holding a token must
-not be readable by group or others (like ssh refuses such keys), else it is refused.
-
-A ``Credentials`` never shows its token: ``repr`` and ``str`` print ``***``.
+The environment first, then a config file that must not be readable by group or others. A
+``Credentials`` never shows its token: ``repr`` and ``str`` print ``***``.
+See docs/sync-and-polling.md (credentials).
 """
 
 from __future__ import annotations

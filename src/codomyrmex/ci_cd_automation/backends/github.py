@@ -1,79 +1,18 @@
-"""Plan and sync of generated files on one GitHub repository, through PyGithub.
+"""Plan, sync and runs on one GitHub repository, through PyGithub.
 
-This module owns the GitHub half of ``base.Backend``: reading a branch's files at one commit
-and writing generated files back as one commit that can never overwrite someone else's work.
+This module owns every GitHub REST call of the ``Backend`` and ``RunBackend`` protocols, and the
+translation of PyGithub and ``requests`` errors into ``ProviderError`` (one place: ``_api``).
 
-Plan, in the fewest requests: ``GET /repos/{o}/{r}`` only when no branch is given (for
-``default_branch``); ``GET /repos/{o}/{r}/branches/{b}``, whose ``commit`` carries both the
-head sha and its root tree sha; one ``GET .../git/trees/{tree}?recursive=1`` listing every
-path with its blob sha; then ``GET .../git/blobs/{sha}`` only for files that exist and differ.
-A generated file's git blob sha is computed locally (``sha1("blob <len>\\0" + bytes)``), so
-an unchanged file costs no request at all. Per-file contents requests (``ref=<sha>``) would
-cost one request per file, unchanged ones included. GitHub truncates recursive listings past
-100,000 entries or 7 MB; then the documented fallback is used: non-recursive trees, one per
-directory on the way to the generated paths. Blobs and trees are addressed by sha, so every
-read is exactly at ``Plan.head``.
+- Every plan read is at ``Plan.head`` (trees and blobs by sha). A generated file's blob sha is
+  computed locally (``blob_sha``), so an unchanged file costs no request.
+- Only the ``force: false`` ref update moves the branch. The tree and commit POSTs are marked
+  repeatable (a duplicate is an unreachable object); the dispatch never is.
+- Repository and ref objects are built unfetched, so request counts do not depend on the
+  client's laziness. Runs go through the client's requester, to see each answer's status and
+  headers (ETag, ``Link``, 304, 302).
+- ``normalise_status`` never says ``success`` unless GitHub did.
 
-Sync: ``GET .../git/commits/{head}`` (the parent and its tree, so any plan can be applied,
-not only one made by this instance), ``POST .../git/trees`` with ``base_tree`` = the head's
-tree and the changed files inline (``content``, mode 100644: no blob requests), ``POST
-.../git/commits`` with ``parents = [head]``, then ``PATCH .../git/refs/heads/{b}`` with
-``force: false``. Only that last request changes what anyone sees, and GitHub refuses it
-(422) unless it is a fast-forward from the planned head: a commit made after the plan is
-never overwritten. On a refusal the branch is planned again; if it did not move, the refusal
-is reported as it is (a protected branch, say); if files still differ, one more commit is
-made on the new head; a second refusal raises ``SyncConflictError``. The commits left behind
-by refusals are unreachable objects, invisible and collected by GitHub.
-
-Requests go through ``transport`` (retries, rate limits, budget). The tree and commit POSTs
-are marked repeatable: a lost answer leaves at most an unreachable duplicate object. If they
-still fail, the branch is untouched (a retried sync plans again and commits once). The ref
-update (PATCH, repeated by the transport like any PATCH: setting a ref to the sha it already
-holds is a no-op) is the one step whose failure may or may not have moved the branch; the
-message says so, and the next plan shows it (files already there: nothing to commit).
-
-With ``pull_request=True`` the commit (parent ``Plan.head``) gets a new branch
-``cicd/sync-<head[:8]>`` created directly at it (``POST .../git/refs``: the branch never
-exists without the commit) and a pull request to the planned branch.
-
-Every PyGithub and ``requests`` error is translated once, in ``_api`` (through
-``transport.translate_error``), into ``ProviderError`` naming the repository and the step;
-tokens never appear in messages. The repository and ref objects are built unfetched, so the
-request counts above hold whether or not the client is lazy.
-
-Runs (``base.RunBackend``) are read through the client's requester, not PyGithub's objects, to
-see each answer's status and headers: its ETag, its ``Link`` pages, a 304, a 302.
-
-- ``trigger``: ``POST .../actions/workflows/{file}/dispatches`` with ``return_run_details``;
-  GitHub answers 200 with ``workflow_run_id`` (one more ``GET`` of the run). An older server
-  answers 204 with nothing, or refuses the unknown field (400/422 naming it: sent once more
-  without it); then the run is found by listing that workflow's runs (``event=
-  workflow_dispatch``, ``branch``, ``created>=`` the server's ``Date`` of the dispatch minus
-  ``_DISPATCH_SKEW``), at most ``_FIND_LISTINGS`` times, waiting through ``Policy.sleep``
-  between listings. Without run details the match is the oldest such run not returned by an
-  earlier trigger of this backend: someone else dispatching the same workflow on the same
-  branch within seconds could be taken for ours; GitHub offers no request id to tell them
-  apart. The dispatch itself is never repeated after a 5xx (it would start a second run).
-- ``get_run``: the run, then ``.../runs/{id}/jobs?filter=latest&per_page=100``, every page.
-- ``poll_run``: the run with ``If-None-Match`` = the ETag of the last answer for it, kept per
-  run in the backend (the last ``_KEPT_RUNS`` runs). GitHub answers 304, which does not count
-  against the rate limit: one request, no quota, no jobs request. On a 200 the jobs are read
-  only when the run itself changed (status, attempt, times) or, still running, its
-  ``updated_at`` moved; else the run counts as unchanged.
-- ``list_runs``: ``.../actions/runs?created=>=...&per_page=100``, newest first, page by page as
-  the caller iterates. GitHub caps a filtered listing at 1,000 runs.
-- ``cancel``: ``POST .../runs/{id}/cancel`` (202; repeatable: cancelling twice is harmless).
-- ``logs``: ``GET .../jobs/{id}/logs`` answers 302 to a short-lived signed URL, fetched without
-  the token (it is not GitHub's API host, and the URL carries its own signature).
-
-Statuses, as ``normalise_status`` maps them: ``queued``, ``requested``, ``pending`` and a job's
-``waiting`` are ``queued``; ``in_progress`` and a run's ``waiting`` (a job of an under-way run
-waits for an environment's approval) are ``running``. A ``completed`` run or job maps its
-conclusion: ``success`` and ``neutral`` (GitHub counts it as passing) are ``success``;
-``failure``, ``timed_out``, ``startup_failure`` and ``action_required`` (it did not run and
-will not without a person) are ``failed``; ``cancelled`` and ``stale`` (GitHub gave up on it
-unfinished) are ``cancelled``; ``skipped`` is ``skipped``; anything else, or none, is
-``failed``: a run is never reported successful unless GitHub said so.
+See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations
@@ -197,7 +136,7 @@ class GitHubBackend:
 
         Raises:
             SyncConflictError: the branch moved after the plan, and again after a second plan.
-            ProviderError: GitHub refused or could not be reached; see the module note for
+            ProviderError: GitHub refused or could not be reached; docs/sync-and-polling.md says
                 what is left behind in each case (never a moved branch without the commit).
         """
         if (plan.provider, plan.target) != ("github", self.repo):
@@ -404,7 +343,7 @@ class GitHubBackend:
         return replace(run, jobs=found) if found is not None else run
 
     def poll_run(self, run: RemoteRun) -> RemoteRun | None:
-        """``run`` again if it changed since it was read, else None (see the module note)."""
+        """``run`` again if it changed since it was read, else None (docs/sync-and-polling.md)."""
         run_id = run.provider_run_id
         state = self._runs.get(run_id)
         conditional = {"If-None-Match": state.etag} if state and state.etag else None
@@ -648,7 +587,7 @@ def blob_sha(text: str) -> str:
 
 def normalise_status(status: str | None, conclusion: str | None, *, job: bool = False) -> RunStatus:
     """A GitHub run's (or, with ``job``, a job's) status and conclusion as a ``RunStatus``;
-    the table is in the module note."""
+    the table is in docs/sync-and-polling.md."""
     if status == "completed":
         return _CONCLUSIONS.get(conclusion or "", "failed")
     if status in _QUEUED or (status == "waiting" and job):

@@ -1,90 +1,20 @@
-"""Plan and sync of generated files on a GitLab project, through python-gitlab.
+"""Plan, sync and runs on one GitLab project, through python-gitlab.
 
-This module owns every GitLab REST call of plan and sync, and the translation of
-python-gitlab and ``requests`` errors into ``ProviderError`` (one place: ``_translating``);
-nothing from python-gitlab leaves it.
+This module owns every GitLab REST call of the ``Backend`` and ``RunBackend`` protocols, and the
+translation of python-gitlab and ``requests`` errors into ``ProviderError`` (one place:
+``_translating``); nothing from python-gitlab leaves it.
 
-Plan: the default branch from the project (``GET /projects/:id``, skipped when a branch is
-given), the head from the branch (``GET /projects/:id/repository/branches/:branch``), then each
-generated path from the repository files API at exactly that commit (``ref=<commit id>``, so a
-push during the reads cannot mix two states; 404 means missing). The files API also answers
-each file's ``last_commit_id`` (the last commit that changed it as of the head); the backend
-keeps it, keyed by head and path, for the sync.
+- Plan reads are at ``ref=<head sha>``; each file's ``last_commit_id`` is kept, by head and
+  path, for the sync.
+- The commits API cannot name a parent, so the sync makes GitLab refuse a stale plan: the head
+  is read right before the commit, every ``update`` carries ``last_commit_id``, every
+  ``create`` fails on an existing file. These guards make the commit POST safe to repeat; a
+  sync commits at most twice and reads the head at most four times.
+- The pipeline create (``trigger``) and the merge-request branch commit are sent once, never
+  repeated; a lost answer to the latter is settled by reading the new branch.
+- A status missing from ``_STATUSES`` is ``running``: never taken for finished.
 
-Sync, and why it cannot overwrite a commit made after ``Plan.head``. GitLab's commits API
-(``POST /projects/:id/repository/commits`` with ``actions``) makes one commit for all files
-but has no "parent must be X" field, and the obvious stand-ins fail: ``start_sha`` on an
-existing branch is refused ("A branch called ... already exists") unless ``force``, and
-``force`` *replaces* the branch, dropping whatever was pushed meanwhile; a temporary branch
-merged back by a merge request is not a fast-forward unless the project's merge method says
-so, and drags pipelines and approvals in. So the sync commits on top of the branch and makes
-GitLab itself refuse to apply a stale plan:
-
-* the branch head is read right before the commit; if it is not ``Plan.head`` the branch
-  moved, and the files are planned again once on the new head;
-* every ``update`` action carries ``last_commit_id`` = the file's last commit as of the planned
-  head. GitLab compares it with the last commit that touched the path on the branch and
-  answers 400 ("The file has changed since you started editing it") when they differ;
-* every ``create`` action is refused (400) when the file exists by then.
-
-A commit that lands between the head check and the POST can therefore only have touched
-other files: ours then sits on top of it (its parent is then not ``Plan.head``, the one
-departure from ``base``'s rule that GitLab's API leaves open), and nothing of it is overwritten.
-
-Lost answers. The same guards make the commit POST safe to repeat, so it is sent inside
-``transport.repeatable()``: after a 5xx or a timeout the transport sends it again, and if the
-first one had landed the repeat is refused (400) instead of committing twice. When a POST
-finally fails with a 400, a 5xx or no answer, the head is read again: if it moved, the files
-are planned again on it, which finds a landed commit's changes ``unchanged`` (no duplicate;
-that head is reported as the sync's commit when its parent is the planned head and its
-message ours) or commits what is still needed; a second move raises ``SyncConflictError``; a
-failure with the branch unmoved raises the ``ProviderError``. So a sync decides to commit at
-most twice, and reads the head at most four times.
-
-With ``pull_request`` the commit goes on a new branch ``cicd/sync-<head[:8]>`` created by
-the same call from exactly ``Plan.head`` (``start_sha``, so its parent is exactly the planned
-head), and a merge request to the planned branch is opened; its web URL is returned. That POST
-is not repeated (a repeat after a landed commit would only say the branch exists); when its
-answer is lost, the new branch is read instead and used if its head's parent is ``Plan.head``.
-
-Runs (the ``RunBackend`` half). A run is a pipeline; ``trigger`` creates one
-(``POST /projects/:id/pipeline`` with ``ref`` and the inputs as ``variables``; sent once, never
-repeated: a repeat after a lost answer would start a second pipeline), ``get_run`` reads it
-(``GET /projects/:id/pipelines/:id``) and its jobs (``GET .../pipelines/:id/jobs``, offset
-pages of 100 followed through the ``Link`` header as python-gitlab does, with
-``include_retried=true`` so that every attempt is there), ``list_runs`` pages through
-``GET /projects/:id/pipelines`` newest update first, lazily, ``cancel`` posts
-``.../pipelines/:id/cancel`` (safe to repeat: cancelling twice is cancelling once), ``logs``
-reads ``GET /projects/:id/jobs/:job_id/trace``.
-
-Statuses, pipelines and jobs alike (GitLab's words on the left):
-
-    created, waiting_for_resource, preparing, pending   -> queued
-    scheduled (a delayed job, its timer running)        -> queued   (it starts by itself)
-    running                                             -> running
-    canceling                                           -> running  (not final: canceled follows)
-    success -> success   failed -> failed   canceled -> cancelled   skipped -> skipped
-    manual (waits for a person to play it)              -> skipped  (it does not run by itself;
-                                                                     a later play is a change)
-    anything newer than this table                      -> running  (never taken for finished)
-
-A job's ``attempt`` is its rank among the pipeline's jobs of the same name by id (a retry is a
-new job with a higher id); ``allowed_failure`` is GitLab's ``allow_failure``; ``queued_at`` is
-``started_at - queued_duration`` once the job started, else its ``created_at``. The pipeline's
-``source`` becomes the event: push -> push, merge_request_event and
-external_pull_request_event -> pull_request, schedule -> schedule, web, api and trigger ->
-manual, any other source is kept as GitLab's word.
-
-Polling. GitLab's REST docs promise no conditional requests (its "polling with ETag caching"
-guide covers the web UI's own JSON routes, not ``/api/v4``), but API answers carry a weak
-``ETag`` from Rails and a matching ``If-None-Match`` gets ``304`` (with no saving on the server
-and no saving of rate limit). So ``poll_run`` does both: it sends ``If-None-Match`` with the
-ETag of the last read of that very run (``304``: unchanged, one request), and on a ``200`` it
-compares ``updated_at`` and the normalised run with the last read (or, for a run read
-elsewhere, with the run it was given). GitLab does not promise to touch a running pipeline
-when one of its jobs changes (a second job starting), so while the pipeline is unfinished its
-jobs are read on every poll and compared (two requests while nothing changes); once it has
-finished, an unchanged pipeline costs one request and no jobs are read.
+See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations
@@ -108,7 +38,7 @@ from .transport import Policy, RequestBudget, gitlab_client, repeatable, transla
 _SYNC_BRANCH_PREFIX = "cicd/sync-"
 _PAGE = 100
 
-# The table of the module docstring. GitLab's pipeline and job statuses are the same words.
+# The table of docs/sync-and-polling.md. GitLab's pipeline and job statuses are the same words.
 _STATUSES: dict[str, RunStatus] = {
     "created": "queued",
     "waiting_for_resource": "queued",

@@ -1,29 +1,15 @@
 """Provider run history into the store: one run at a time, and incremental pulls.
 
-What this module owns: the conversion of the backends' normalised ``RemoteRun``/``RemoteJob``
-into the store's own ``NewRemoteRun``/``NewRemoteJob`` (the store does not import backends),
-and ``pull_runs``, which reads a repository's runs from any ``RunBackend`` into the store.
+This module owns the conversion of the backends' ``RemoteRun``/``RemoteJob`` into the store's
+``NewRemoteRun``/``NewRemoteJob`` (the store does not import backends), and ``pull_runs``, which
+reads a repository's runs from any ``RunBackend`` into the store against a cursor per
+``(provider, target)``.
 
-A pull, against the pull cursor of ``(provider, target)`` (the newest run creation time a
-completed pull saw):
+- A run is saved as soon as it is read (run and jobs in one transaction); saving again changes
+  nothing, so an interrupted pull loses nothing it read.
+- The cursor moves only after everything listed was saved: listings come newest first.
 
-1. lists runs since ``max(since, cursor)`` (GitHub filters on creation, GitLab on update:
-   either way every run created after the cursor is listed, and the run at the cursor again,
-   which saving makes harmless);
-2. for each listed run, in the order listed, reads its jobs (``get_run``) only when the store
-   does not know the run, when the run differs from the stored one (status, times, attempt),
-   or when it is unfinished; then saves it at once, run and jobs in one transaction;
-3. reads again every run this repository has in the store as unfinished that the listing did
-   not return (a GitHub run created before the cursor goes on changing after it);
-4. only then moves the cursor to the newest creation time seen, and records the request
-   budget left when the client has one (monitoring's "rate limit nearly spent").
-
-Invariants: a run is saved as soon as it is read, so an interruption (a ``ProviderError``, a
-signal) loses nothing already read, and saving again is idempotent. The cursor moves only
-after everything listed is saved: listings come newest first, so a cursor moved after the
-first page could skip the older runs of a later page that was never saved; an interrupted
-pull leaves the cursor where it was and the next one lists those runs again (cheap: a finished
-run that did not change costs no job request). No token reaches the store: runs carry none.
+See docs/sync-and-polling.md (history pulls).
 """
 
 from __future__ import annotations

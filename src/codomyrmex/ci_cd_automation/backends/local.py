@@ -1,11 +1,9 @@
 """The local runner behind the ``RunBackend`` protocol, so one contract holds for all three.
 
-``trigger`` runs the pipeline on this machine to its end (``local_runner.run_local``) and
-returns the stored run; ``get_run``, ``poll_run`` and ``list_runs`` read the store
-(``.cicd/state.db`` of the project); ``logs`` reads ``.cicd/runs/<id>/<job>.log``; ``cancel``
-sends SIGTERM to the process that owns a running local run (the pid and start time recorded
-in its run folder, so a reused pid is never signalled), which cancels it the way Ctrl-C does.
+``trigger`` runs the pipeline here to its end; the other calls read the store and the run
+folder; ``cancel`` signals the process that owns a local run (checked by pid and start time).
 Statuses are the store's, already normalised; a local run has no web page (``url`` None).
+See docs/local-runner.md.
 """
 
 from __future__ import annotations

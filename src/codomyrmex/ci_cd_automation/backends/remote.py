@@ -1,10 +1,8 @@
 """Opening the provider backends a command names: flags checked, credentials loaded.
 
-This module owns the step from ``--provider github|gitlab|both``, ``--repo``/``--project``,
-the base-URL flags and the request budget to ready ``Backend`` objects, so the command line and
-the Python API agree on what is required: ``github`` needs ``owner/name``, ``gitlab`` needs
-``group/name`` (any depth of subgroups), ``both`` needs both. Missing or malformed names are a
-``UsageError`` (bad input) before any credential is read or any request is sent.
+This module owns the step from ``--provider``, ``--repo``/``--project``, the base-URL flags and
+the request budget to ready ``Backend`` objects, so the command line and the Python API agree.
+A missing or malformed name is a ``UsageError`` before any credential is read or request sent.
 """
 
 from __future__ import annotations

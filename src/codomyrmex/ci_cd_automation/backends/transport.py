@@ -1,35 +1,19 @@
 """How requests reach GitHub and GitLab: retries, rate limits, a request budget, redacted traces.
 
-Both API libraries send through ``requests``, so one ``HTTPAdapter`` subclass carries the whole
-policy for both, mounted on every session they use: python-gitlab takes the session as given
-(its own retry loop stays idle: transient-error retries are off, and it never sees a 429 from
-here); PyGithub builds a session per connection inside its ``Requester``, so the client's
-requester is given connection classes that mount the adapter (its ``GithubRetry``, which does
-not cover 429, is turned off, and so are its fixed pauses, which call ``time.sleep`` where no
-test can reach them; the pause GitHub asks for between writes is kept here instead).
+Both API libraries send through ``requests``, so one ``HTTPAdapter`` subclass (``_Transport``)
+carries the whole policy, mounted on every session they use: python-gitlab takes the session as
+given (its own retries stay idle); PyGithub gets connection classes that mount it, with its
+``GithubRetry`` and its fixed pauses turned off (the pause GitHub asks for between writes is
+kept here instead).
 
-What one request may do, attempt by attempt (``Policy.max_attempts`` tries at most):
+- A POST is repeated after a server error or a timeout only inside ``with repeatable():``.
+- The budget counts every attempt, retries included, and is checked before each one: it is
+  never exceeded (``RateLimitError`` instead).
+- Every wait is told to ``Policy.on_wait`` before it starts and done through ``Policy.sleep``.
+- No credential appears in a trace line or an error message. ``translate_error`` turns what
+  the libraries raise into ``ProviderError``; the backends call it at their boundary.
 
-- A rate-limit answer is repeated for any method, because the server did not process the
-  request: GitHub 403/429 with ``x-ratelimit-remaining: 0`` (wait for ``x-ratelimit-reset``, an
-  epoch), with ``retry-after`` (seconds or a date), or saying "secondary rate limit" (at least
-  a minute, doubling); GitLab 429 with ``Retry-After`` or ``RateLimit-Reset`` (an epoch), or
-  without headers (jittered backoff). A plain 403 (no permission) is an answer, not a limit.
-  A wait longer than ``Policy.max_wait``, or no try left, raises ``RateLimitError`` at once.
-- A 500/502/503/504 or a connection error or timeout may have reached the server, so it is
-  repeated (after a full-jitter exponential backoff) only for GET, HEAD, OPTIONS, PUT, DELETE
-  and PATCH, and for POST only inside ``with repeatable():``. A connection never opened is
-  repeated for any method. When no try is left the last answer goes back to the library (which
-  raises its error) or the connection error is raised.
-- A request whose body is a stream is sent once: it cannot be replayed.
-
-Invariants: the budget counts every attempt (retries included, and a connection that was
-refused), and is checked before each one, so it is never exceeded (``RateLimitError``
-instead); every wait is told to
-``Policy.on_wait`` before it starts and done through ``Policy.sleep``; no header value that
-carries a credential, and no credential-like query parameter, appears in a trace line or an
-error message. ``translate_error`` turns what the libraries raise into ``ProviderError``; the
-backends call it at their boundary.
+See docs/sync-and-polling.md (requests).
 """
 
 from __future__ import annotations

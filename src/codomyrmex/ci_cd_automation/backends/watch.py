@@ -1,12 +1,10 @@
 """Following a provider run until it ends: the loop behind ``cicd watch`` and
 ``run_pipeline(backend=...)``.
 
-This module owns the timing of a watch, nothing of the providers: it asks the backend's
-``poll_run`` (a conditional request that costs one request and, on GitHub, no quota while
-nothing changed) every ``interval`` seconds, reports each change (the run's status, each job
-that appeared or changed status) to ``on_change`` as one line, and stops when the run is
-finished or ``timeout`` passed (then it raises ``MonitoringError``; the run keeps going on the
-provider). The clock and the sleep are injectable so tests never wait.
+This module owns the timing of a watch, nothing of the providers: it calls the backend's
+conditional ``poll_run`` every ``interval`` seconds, reports each change to ``on_change`` as one
+line, and stops when the run has finished or raises ``MonitoringError`` after ``timeout`` (the
+run goes on at the provider). The clock and the sleep are injectable, so tests never wait.
 """
 
 from __future__ import annotations

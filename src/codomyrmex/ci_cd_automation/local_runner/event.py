@@ -1,29 +1,12 @@
 """The simulated event of a local run: what the run pretends to answer.
 
-This module owns what event a local run pretends to be: ``SimulatedEvent``, built from the
-command line and the project's git state by ``simulate``.
+This module owns ``SimulatedEvent``, built from the command line and the project's git state by
+``simulate``. Every instance is consistent: its constructor checks which of branch, tag and
+base the event may have, and the names against git's ref-name rules. ``changed`` is ``None``
+when git cannot say, and path filters then hold. What triggers and ``when`` filters make of
+the event is ``model.conditions``'s to say; the runner only supplies the facts.
 
-The event
-  * ``event`` is neutral: ``push``, ``pull_request``, ``schedule`` or ``manual``; ``tag`` on
-    the command line is a push of a tag. A push has exactly one of ``branch`` and ``tag``; the
-    other events have a ``branch`` (a pull request's is its source branch) and no tag; only a
-    pull request has a ``base`` (its target branch). ``SimulatedEvent`` checks this and the
-    names (git's ref-name rules) on construction, so every instance is consistent.
-  * ``ref`` follows GitHub: ``refs/heads/B``, ``refs/tags/T``, and ``refs/pull/1/merge`` for a
-    pull request (GitHub's ``github.ref``; no real pull request exists, so its number is 1).
-    ``CICD_BRANCH`` is empty for a tag push and the source branch for a pull request, as the
-    generated workflow and the GitLab prelude set it.
-  * ``changed`` is what the path filters see: the files of the last commit (its first-parent
-    diff; every file of a root commit) plus uncommitted and untracked files; for a pull request
-    whose base resolves locally, the files changed since the merge base with it (GitHub's
-    three-dot diff) instead of the last commit's. ``None`` means unknown (no git) and path
-    filters then hold.
-  * git runs with a short timeout, no prompt, no optional locks, and without inherited
-    ``GIT_DIR``-style variables, so ``project_dir`` alone decides the repository. Any failure
-    (no git binary, not a work tree, timeout) reads as "not a repository", never as an error.
-
-What triggers and ``when`` filters make of the event is ``model.conditions``'s to say, and
-what a pattern matches ``model.patterns``'s: the runner only supplies the facts.
+See docs/patterns-and-conditions.md (the simulated event of a local run).
 """
 
 from __future__ import annotations
@@ -71,7 +54,7 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 
 @dataclass(frozen=True)
 class SimulatedEvent:
-    """The event a local run pretends to answer (see the module docstring for the rules).
+    """The event a local run pretends to answer (the rules are in docs/patterns-and-conditions.md).
 
     Attributes:
         event: the neutral event.

@@ -1,51 +1,20 @@
-"""Executes one job instance on this machine: workspace, steps, attempts, outputs, artifacts.
+"""Executes one job instance on this machine: attempts, workspace, steps, outputs, artifacts.
 
-This module owns what happens between "the scheduler starts a job" and "the job ended":
+This module owns what happens between "the scheduler starts a job" and "the job ended": a fresh
+workspace per attempt with artifacts and cache restored, the steps (``run`` steps through
+``process.ScriptProcess``, the other kinds natively), outputs, artifacts and the cache saved,
+and every attempt recorded in the store when it starts and when it ends.
 
-* **Attempts.** Attempt N gets a fresh workspace (``work/<instance>`` for the first,
-  ``work/<instance>.N`` after), so a retry starts from the same files as the first try, as a
-  retried job does on GitLab. ``retry_policy.on`` decides what is retried: ``any`` every
-  failure, ``script_failure`` a non-zero exit, ``timeout`` a timeout, ``runner_failure`` a
-  failure of the runner's own work (copying the workspace, restoring artifacts). Every
-  attempt is written to the store when it starts and when it ends.
-* **Workspace.** A job with a ``checkout`` step works in a copy of the project's tracked
-  files (``workspace.Snapshot``, taken once per run); a job without one starts empty, as on
-  GitHub. Then the artifacts of every instance of every direct dependency are restored
-  (DESIGN.md: GitLab's default), then the job cache. Nothing else reaches the workspace.
-* **Steps** run one after another, each ``run`` in its own shell process
-  (``process.ScriptProcess``: own process group, the job's remaining time as timeout, the
-  run's cancel event). What a step starts in the background (``server &``) keeps running
-  until the job ends, as on GitHub, and is stopped then (or at once on timeout or cancel).
-  The first failing step ends the job unless it has ``continue_on_error``. Templates in a
-  script never reach its text: each becomes ``${VAR}`` with the value in the environment
-  (``translators.shell.rewrite_for_shell``, the rewriting the GitHub translator does), so a
-  value is never parsed as shell code.
-* **Git.** A job that checks out has the snapshot's own shallow ``.git`` (``workspace``);
-  ``GIT_CEILING_DIRECTORIES`` stops git at the workspace, so no job reaches the user's
-  repository, which holds the run folder.
-* **Environment.** Jobs see only a few variables of the caller's environment
-  (``PASSTHROUGH``: PATH, HOME, locale...), then ``CI=true``, the ``CICD_*`` facts, the
-  pipeline variables, the manual inputs, the matrix values, ``--env-file`` entries that are
-  not secrets, the job's ``env``, its declared ``secrets`` and the step's ``env``, later ones
-  winning. A secret reaches a job only when the job declares it or a template of the job
-  names it; every secret value is masked in logs.
-* **Outputs.** A step appends ``key=value`` lines (or GitHub's ``key<<DELIM`` blocks) to the
-  file named by ``$CICD_OUTPUT``; steps with an ``id`` publish them as
-  ``steps.<id>.outputs``; the job's ``outputs`` map is evaluated after its last step and
-  read by dependents as ``needs.<job>.outputs``. For a matrix job, the legs' outputs are
-  merged in declaration order (the last leg that sets a name wins).
-* **Artifacts** are folders: ``artifacts/<instance>`` under the run folder, filled by the
-  job's ``artifacts`` (per its ``when``) and by ``upload_artifact`` steps.
-  ``download_artifact`` copies one job's artifacts into the workspace.
-* **Step kinds without a shell**: ``checkout`` is the workspace itself; ``setup`` checks that
-  the requested tool version is installed (and fails the step saying what it found when not);
-  ``cache`` restores now and saves when the job succeeded; a ``uses:`` step runs its
-  ``gitlab: {run: ...}`` override when it has one, maps ``actions/checkout`` and
-  ``actions/setup-{python,node,go}`` to the neutral kinds, and is otherwise skipped with a
-  notice in the log and the run's summary.
+- Templates never reach script text: ``translators.shell.rewrite_for_shell`` turns each into
+  ``${VAR}`` and the value goes into the environment.
+- A job sees only ``PASSTHROUGH`` of the caller's environment; a secret reaches it only when
+  the job declares it or a template of the job names it, and every secret value is masked.
+- The legs of a matrix job merge their outputs in declaration order (the last leg that sets a
+  name wins), whichever leg ends last.
+- A failing job is data (the outcome ``failed``); exceptions leave only when the runner itself
+  cannot go on (the store refuses a write, the log cannot be written).
 
-A failing job is data (the outcome ``failed``). Exceptions leave here only when the runner
-itself cannot go on (the store refuses a write, the log cannot be written).
+See docs/local-runner.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,15 @@
 """Running git for the local runner: one hermetic way to ask a repository something.
 
-Every git call of the runner (the event's facts, the tracked files, the snapshot's own
-``.git``, the project root) goes through ``run_git``, so all of them share these rules:
+Every git call of the runner goes through ``run_git``, so all share these rules:
 
-* no prompt (``GIT_TERMINAL_PROMPT=0``) and stdin closed: a run never waits for a password;
-* no optional locks (``GIT_OPTIONAL_LOCKS=0``): the runner's reads never block the user's own
-  git commands on the index lock;
-* the C locale, so messages the callers test for read the same everywhere;
-* without the caller's ``GIT_DIR``-style variables, which would point git at another
-  repository than the folder asked about (hooks export them, for example).
+- no prompt (``GIT_TERMINAL_PROMPT=0``) and stdin closed: a run never waits for a password;
+- no optional locks (``GIT_OPTIONAL_LOCKS=0``): the runner never blocks the user's own git;
+- the C locale, so messages the callers test for read the same everywhere;
+- none of the caller's ``GIT_DIR``-style variables (hooks export them), which would point git
+  at another repository than the folder asked about.
 
-``run_git`` raises what ``subprocess`` raises (``FileNotFoundError`` without git,
-``TimeoutExpired``); ``git_output`` turns every failure into ``None`` for callers to whom
-"git cannot say" is an answer.
+``run_git`` raises what ``subprocess`` raises; ``git_output`` turns every failure into ``None``
+for callers to whom "git cannot say" is an answer.
 """
 
 from __future__ import annotations

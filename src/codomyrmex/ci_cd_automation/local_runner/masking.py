@@ -1,34 +1,16 @@
 """Secret masking of log output, one-shot or streamed in arbitrary chunks.
 
-The masker works on text (``str``): callers decode process output first (the process module
-uses an incremental UTF-8 decoder with ``errors="replace"``, so a multi-byte character split
-across reads still decodes whole). Masking bytes instead would miss a secret whenever the
-child's encoding differs from ours, and log files are text anyway.
+This module owns what counts as a secret in text (each value stripped, and each line of a
+multi-line value; nothing shorter than ``MIN_SECRET_LENGTH``) and how it is hidden: the
+characters every occurrence covers, overlapping ones included, become ``***`` run by run.
 
-What is masked
-  Each secret value is registered with surrounding whitespace stripped; so is each line of a
-  multi-line value (split on ``\\r\\n``, ``\\r`` or ``\\n``), as GitHub Actions does, so that a
-  key printed line by line, or with other line endings, is still hidden. A registered value
-  shorter than ``MIN_SECRET_LENGTH`` (4) characters is ignored: masking every ``"a"`` or
-  ``"on"`` would make logs unreadable and reveal the secret's length and position anyway.
+- It works on ``str``: callers decode first, so a secret is found whatever bytes carried it.
+- Streaming equals one-shot: ``MaskingStream`` fed in any chunking, then closed, yields exactly
+  ``SecretMasker.mask`` of the whole text. It holds back only a possible start of a value at
+  the end of what it has seen (at most ``len(longest value) - 1`` characters).
+- The output holds no registered value, provided no value contains ``*``.
 
-How it is masked
-  Every occurrence of every registered value is found, overlapping ones included. The union
-  of the characters they cover is split into maximal contiguous runs and each run becomes
-  ``***`` (``MASK``). So overlapping or adjacent secrets are hidden whole, the longest value
-  always wins over one it contains, and no character of any occurrence is ever shown. This
-  matches GitHub's masker, which merges overlapping matches into one ``***``.
-
-Invariants
-  * Streaming equals one-shot: feeding a text to ``MaskingStream`` in any chunking and then
-    calling ``close`` yields exactly ``SecretMasker.mask`` of the whole text.
-  * A stream holds back at most ``len(longest registered value) - 1`` characters, and only
-    while the end of what it has seen is a proper prefix of some registered value; with no
-    secrets it holds back nothing. Holding back is what lets a secret split across chunk
-    boundaries still be masked.
-  * The output contains no registered value, provided no value contains ``*``: literal
-    stretches of output hold no complete occurrence by construction, and an occurrence
-    spanning a ``***`` would need a ``*`` in the secret.
+See docs/local-runner.md (secret masking).
 """
 
 from __future__ import annotations

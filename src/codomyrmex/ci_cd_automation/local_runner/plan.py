@@ -1,22 +1,12 @@
 """What a local run consists of: the job instances of a pipeline for one simulated event.
 
-This module owns the step from the model to the scheduler's input, with no side effect:
+This module owns the step from the model to the scheduler's input, with no side effect: matrix
+expansion, each instance's dependencies (every instance of each job its job directly depends
+on), the ``when`` filters (an instance they leave out is ``excluded`` with the reason),
+``--only``, and the check of manual inputs and ``--var`` values before anything runs. Instance
+ids are the job name, or ``name.N`` for matrix legs (N from 1, in expansion order).
 
-* every job is expanded into its matrix instances (``model.matrix.expand_matrix``, GitHub's
-  include/exclude semantics); a job without matrix is one instance;
-* each instance depends on every instance of each job its job directly depends on (stage
-  ``dependencies`` and ``needs``, ``model.graph.direct_needs``): a matrix job counts as done
-  when all its legs are, as on both providers;
-* each job's ``when`` filters are evaluated against the simulated event
-  (``model.conditions.when_reason``); an instance they leave out is ``excluded`` with the reason,
-  so the scheduler skips it and what needs it;
-* ``--only`` keeps the named jobs and everything they depend on, transitively (a job without
-  its upstream has no artifacts or outputs to start from); the rest is left out of the run;
-* manual inputs and ``--var`` values are checked here, so bad input is an error before
-  anything runs.
-
-Instance ids are the job name, or ``name.N`` (N from 1, in expansion order) for matrix legs;
-they name the scheduler's instances, the log files and the workspaces.
+See docs/local-runner.md (one run, start to end).
 """
 
 from __future__ import annotations

@@ -1,34 +1,18 @@
 """Run one shell script as a child process: own process group, timeout, cancel, masked log.
 
-This module owns the life of one child and everything it starts. The child is the shell
-(``DEFAULT_SHELL`` plus the script as its ``-c`` argument) in a new session
-(``start_new_session=True``), so it leads its own process group and a terminal's Ctrl-C does
-not reach it: stopping it is the runner's decision (``cancel``), never an accident.
+This module owns the life of one child and everything it starts. The child is ``DEFAULT_SHELL``
+in a new session, so it leads its own process group and a terminal's Ctrl-C does not reach it.
 
-Invariants
-  * On timeout or cancellation the whole group gets SIGTERM, then SIGKILL once ``grace``
-    seconds pass with a member still alive. When the shell exits on its own, members it left
-    behind (``server &``) get the same treatment by default (``keep_background=False``: no
-    process of the group outlives ``wait``). With ``keep_background=True`` they keep running,
-    as GitHub keeps a step's background processes until the end of its job: ``wait`` returns
-    once the shell's own output is read, the reader goes on logging what they print, and the
-    owner must call ``stop_background`` (the job's end), which stops the group the same way.
-    A process that leaves the group (``setsid``, daemonising) escapes; catching those needs
-    cgroups.
-  * Output order is the order the pipe saw: stdout and stderr share one pipe. Bytes are
-    decoded incrementally as UTF-8 with ``errors="replace"``, masked by a
-    ``masking.MaskingStream`` (secrets split across reads are still masked), appended to the
-    log file as they arrive (flushed per read), and handed to ``on_line`` one line at a time
-    without the line terminator (``\\n``, ``\\r\\n``); a last line without newline comes at the end.
-  * The pipe is drained continuously by a reader thread, so a chatty child never blocks on a
-    full pipe however much it writes.
-  * Failure of the script is data (``ProcessResult``). Exceptions are for the runner itself:
-    the shell cannot be started (``OSError`` from ``subprocess``), or ``on_line`` or the log
-    write raised; then the group is killed and that exception is re-raised from ``wait``.
+- On timeout or cancel the whole group gets SIGTERM, then SIGKILL after ``grace`` seconds.
+  What the shell left in the background is stopped the same way when it exits, unless
+  ``keep_background`` (then by ``stop_background``, at the job's end).
+- stdout and stderr share one pipe, drained continuously by a reader thread; bytes are decoded
+  incrementally as UTF-8 (``errors="replace"``), masked by a ``MaskingStream``, appended to the
+  log as they arrive and handed to ``on_line`` one line at a time, without its line ending.
+- A failing script is data (``ProcessResult``). An exception (the shell cannot start,
+  ``on_line`` or the log write raised) kills the group and is re-raised from ``wait``.
 
-Each process costs two helper threads: one blocks in ``waitpid`` (no polling, so the end of
-the shell is seen at once), one reads the pipe. An external ``cancel_event`` is polled every
-``CANCEL_POLL`` seconds; ``cancel()`` takes effect at once.
+See docs/local-runner.md (timeouts and cancellation).
 """
 
 from __future__ import annotations

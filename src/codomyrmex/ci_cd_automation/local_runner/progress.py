@@ -1,17 +1,10 @@
 """What a person sees of a local run: live progress, the dry-run plan, the summary table.
 
-This module owns text only; it reads the runner's events (``runner.RunObserver``) and its
-typed result (``result.RunResult``) and never changes them.
-
-* Not on a terminal (CI logs, pipes): one line per job start and one per job end, nothing
-  redrawn, so the output reads the same in a file.
-* On a terminal: the same lines, plus one status line at the bottom (running jobs, how many
-  ended, elapsed time) redrawn in place by a ticker thread; a lock keeps the ticker and the
-  event lines from interleaving.
-* Labels name the job and its matrix values (``unit (python=3.12)``); reasons are the
-  scheduler's or the conditions' one-line reasons. Secret values never reach this module:
-  job labels and reasons hold names and plain variables only, and the runner masks the
-  result before it is formatted.
+This module owns text only: it reads the runner's events (``runner.RunObserver``) and its typed
+result and never changes them. Off a terminal it writes one line per job start and end; on a
+terminal it also redraws one status line from a ticker thread, under a lock shared with the
+event lines. No secret value reaches it: labels and reasons hold names, and the runner masks
+the result before it is formatted.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """What a run came to: the typed result of a local run and of a provider run.
 
-``RunResult`` and its parts are frozen. Inside the package a result is read through its fields,
-never by string keys; ``as_dict`` gives the dictionary ``run_pipeline`` returns and ``cicd run
---json`` prints (SPEC.md's ``status``, ``pipeline_id``, ``execution_time``,
-``stages_completed``, ``stages_total``, ``artifacts``, ``reports``, plus ``run_id`` and
-``jobs``), with its keys in that order, so the public shape has one definition.
-
-``reports`` depends on where the run ran: ``LocalReport`` (the simulated event, job counts, the
-run folder...) or ``RemoteReport`` (the provider, repository and web page). ``RunResult`` is
-generic in it, so a local result's report is typed as local where it is read (the summary and
-the dry-run plan).
-
-A status is a ``RunStatus``, or ``planned`` for a dry run and the jobs it would start.
+``RunResult`` and its parts are frozen and read through their fields inside the package.
+``as_dict`` is the one definition of the public dictionary (``run_pipeline``'s return value,
+``cicd run --json``), keys in order. ``reports`` is a ``LocalReport`` or a ``RemoteReport``;
+``RunResult`` is generic in it. A status is a ``RunStatus``, or ``planned`` in a dry run.
 """
 
 from __future__ import annotations

@@ -1,28 +1,16 @@
 """One local run from start to end: plan, store, scheduler, executor, signals, the result.
 
-This module owns the life of a run of ``cicd run`` / ``run_pipeline``:
+This module owns the life of a run of ``cicd run`` / ``run_pipeline``: the project folder and
+the simulated event, the plan (a dry run stops there and writes nothing), the run's records in
+the store, the run folder, the secrets, SIGINT/SIGTERM (when called from the main thread) and
+the timeout, and the ``result.RunResult``, every text in it masked.
 
-1. the project directory (``--project-dir``, else the git work tree holding the current
-   directory, else the current directory) and the simulated event (``event.simulate``);
-2. the plan (``plan.build_plan``); a dry run stops here and nothing is written;
-3. the run's record: ``.cicd/state.db`` gets the run before any job starts, each job
-   instance when it starts (or is skipped), each attempt when it starts and ends, and the
-   run's end. A run that cannot go on (an exception, Ctrl-C before the scheduler took over)
-   is closed with ``Store.mark_interrupted``, so the record stays consistent;
-4. the run folder ``.cicd/runs/<run id>/``: ``<job>.log`` per instance, ``artifacts/``,
-   ``source/`` (the snapshot of tracked files jobs copy), ``work/`` (workspaces, removed at
-   the end unless ``keep_workspaces``), ``tmp/``; and the cache in ``.cicd/cache``;
-5. secrets: the names the pipeline declares, with values from ``--env-file`` first, then the
-   environment; other ``--env-file`` entries become plain variables of every job;
-6. SIGINT and SIGTERM (when called from the main thread) and the ``timeout`` cancel the run:
-   no new job starts, running ones have their process groups killed, the run is recorded
-   ``cancelled``;
-7. the result: a ``result.RunResult`` (its ``as_dict`` is SPEC.md's ``run_pipeline``
-   dictionary plus ``run_id`` and ``jobs``), one job entry per instance, skipped ones
-   included, every text in it masked.
+- The run is in the store before any job starts; a run that cannot go on is closed with
+  ``Store.mark_interrupted``, so the record stays consistent.
+- The pipeline fails when an instance failed without ``allow_failure``; a pipeline whose
+  triggers do not start for the event runs nothing and is ``skipped``.
 
-The pipeline fails when an instance failed without ``allow_failure``. A pipeline whose
-triggers do not start for the simulated event runs nothing: its status is ``skipped``.
+See docs/local-runner.md.
 """
 
 from __future__ import annotations

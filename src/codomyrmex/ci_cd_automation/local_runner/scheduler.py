@@ -1,53 +1,22 @@
 """The DAG scheduler of the local runner: which job instance starts when, and its final status.
 
-This module owns the order of a run, not what a job does: the caller hands in job instances
-(ids, direct dependencies, a ``when.status`` condition, ``allow_failure``) and a callable
-``run(instance) -> "success" | "failed"``; ``Scheduler`` calls it from a pool of worker
-threads. ``plan`` answers the same questions without running anything (``--dry-run``).
+This module owns the order of a run, not what a job does: the caller hands in ``Instance``
+objects and ``run(instance) -> "success" | "failed"``, which ``Scheduler`` calls from a pool of
+worker threads. ``plan`` answers the same questions without running anything (``--dry-run``);
+both keep their books in ``_Book``, so with one worker the plan's order is the real one.
 
-Status rules (DESIGN.md, "The neutral model", Status)
-  * A dependency has *succeeded* when its status is ``success``, or ``failed`` with
-    ``allow_failure``. ``skipped`` and ``cancelled`` are not success, so skips propagate.
-  * ``on_success`` (the default) runs when every direct dependency succeeded, else it is
-    ``skipped`` and ``run`` is never called for it.
-  * ``always`` runs once its dependencies ended, whatever their status.
-  * ``on_failure`` runs when some ancestor, direct or transitive, is ``failed`` without
-    ``allow_failure`` (a failure with ``allow_failure`` does not trigger it, DESIGN.md);
-    otherwise it is ``skipped``. This is why the translators list every ancestor of such a
-    job (``model.graph.needs_for``). A job with no dependencies and ``on_failure`` is skipped.
-  * An instance with ``excluded`` set (its ``when`` filters leave it out of this event) is
-    ``skipped`` with that reason once its dependencies ended, whatever its status condition;
-    the skip propagates like any other.
-  * The pipeline-level verdict (does a failure fail the run) is the caller's business.
+- Only the thread in ``Scheduler.run`` touches the book and calls ``on_event`` and ``stop``, so
+  events are serialised: ``("started", "running")`` before ``run`` is called and
+  ``("finished", <status>)`` after; skipped and never-started instances get ``finished`` only.
+- ``cancel`` only sets a flag and posts to a queue: it never blocks and is safe in a signal
+  handler. Once it returned no ``run`` call begins; the instances still running are recorded
+  ``cancelled`` whatever they return. ``stop`` must be sticky: it may come just before ``run``
+  begins, or for an instance whose ``run`` is never called.
+- A failed job is data. When the scheduler cannot go on (a bad graph, ``run`` raising or
+  returning something else, ``on_event`` raising, ``KeyboardInterrupt``) it stops the running
+  instances, waits for them and re-raises, without further events.
 
-Order
-  * A job is decided the moment its last dependency ends: a job to skip is skipped at once
-    (it needs no worker, so skips cascade immediately); a job to run joins the ready set.
-  * Whenever a worker is free, the ready job declared first starts. Jobs start as soon as
-    their own dependencies ended, never layer by layer. With one worker the order is a pure
-    function of the graph and the outcomes, and ``plan`` reproduces it exactly.
-
-Cancellation
-  * ``Scheduler.cancel`` only sets a flag and posts to a ``queue.SimpleQueue``: it never
-    blocks and may be called from any thread or a signal handler. Once it returned, no
-    ``run`` call begins. The scheduler then calls the caller's ``stop(instance)`` hook for
-    each running instance (from the thread in ``Scheduler.run``), marks every instance not
-    started ``cancelled``, waits for the running ones to return and records them
-    ``cancelled`` whatever they returned. ``stop`` should be sticky (for example set an
-    event that ``run`` checks, like ``process.ScriptProcess``'s ``cancel_event``): it can
-    arrive just before ``run`` begins, or for an instance whose ``run`` never gets called.
-
-Events
-  ``on_event(instance, event, status)`` is called from the thread in ``Scheduler.run`` only,
-  so calls are serialised and in order: ``("started", "running")`` before ``run`` is called,
-  ``("finished", <final status>)`` once it ended. Skipped and never-started cancelled
-  instances get a ``finished`` event only.
-
-Failure of a job is data. Exceptions are for when the scheduler cannot go on: a bad graph
-(``ValueError``, also for a cycle), ``run`` raising or returning something else than
-``"success"``/``"failed"``, ``on_event`` raising, or a ``KeyboardInterrupt`` in ``run()``'s
-thread. Then running instances are asked to stop, waited for, and the exception is re-raised
-without further events (the store marks the run interrupted).
+See docs/local-runner.md, and docs/patterns-and-conditions.md for the ``when.status`` rules.
 """
 
 from __future__ import annotations

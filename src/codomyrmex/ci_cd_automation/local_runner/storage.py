@@ -1,45 +1,19 @@
 """Artifacts and cache as plain folders, and the ``hash()`` of files for cache keys.
 
 This module owns what may cross from one job's workspace to another: ``collect`` copies what a
-job's artifact paths match out of its workspace, ``restore`` lays such a tree over the
-workspace of a dependent job, ``CacheStore`` keeps cache entries across runs (in
-``.cicd/cache``) and ``hash_files`` computes the ``hash(glob)`` of the neutral model.
+job's artifact paths match out of its workspace, ``restore`` lays such a tree over a dependent's
+workspace (the tree wins every clash), ``CacheStore`` keeps cache entries across runs and
+``hash_files`` computes ``hash(glob)``. Its patterns are shell-like globs, not the filter
+patterns of ``model.patterns``.
 
-Path patterns (artifact paths, cache paths, ``hash()`` globs)
-  * Relative to the workspace, ``/``-separated. ``*`` matches within one path segment, ``?``
-    one character, ``[abc]``/``[!abc]`` one of a set, and a ``**`` segment any number of
-    folders (``dist/**``, ``**/*.whl``). Dotfiles are matched like any other name. A pattern
-    that matches a folder selects everything below it (GitLab ``artifacts:paths``; GitHub's
-    globber with implicit descendants). A trailing ``/`` and ``.`` segments are ignored.
-  * A pattern that could reach outside the workspace, absolute, ``~``-prefixed or with a
-    ``..`` segment, is refused with a one-line ``ValueError`` before anything is copied.
-  * Symlinks are copied as symlinks and never followed, neither when matching nor when
-    copying, so a link to ``/etc`` or ``..`` exposes nothing; a pattern that goes through a
-    symlinked folder (``link/file``) matches nothing.
-  * ``collect`` returns what it copied; the patterns that matched nothing come from
-    ``unmatched(workspace, patterns)`` (it matches again without copying), for the runner's
-    warning per pattern. Returned path lists name regular files and symlinks, sorted; folders
-    that a pattern selected come along (also empty ones) but are not listed.
+- No pattern reaches outside the workspace, and no symlink is followed when matching, copying
+  or restoring; nothing is written through a symlink already in the workspace.
+- A cache entry is the folder ``entry_name(key)`` with ``meta.json`` (the real key) and
+  ``files/``; names starting with ``.`` are the store's own (builds, ``.locks``). ``save``
+  renames a finished build in under an exclusive ``flock`` of the key, ``restore`` copies under
+  a shared one, so a reader sees a whole entry or none.
 
-Overwriting
-  ``restore`` and a cache restore make the tree win: an existing file is replaced, an existing
-  symlink or file where the tree has a folder is replaced by the folder, and nothing is ever
-  written through a symlink already in the workspace.
-
-Cache (``CacheStore``)
-  * One folder per key below the store root: a readable, sanitised prefix of the key plus 20
-    hex digits of its SHA-256, holding ``meta.json`` (the real key, when it was saved) and
-    ``files/`` (the cached tree at its workspace-relative paths). Names starting with ``.``
-    are the store's own (temporary builds, ``.locks``) and never entries.
-  * ``save`` builds the entry in a temporary folder beside the others, then swaps it in with
-    ``rename`` under an exclusive ``flock`` of the key's lock file; ``restore`` copies under a
-    shared lock. So a reader sees a whole entry or none, never a mix, and of two concurrent
-    saves of one key (threads or processes) the last to finish wins, like GitLab, where a
-    job's cache upload replaces the previous one (GitHub instead keeps the first; content keys
-    from ``hash()`` make the two agree).
-  * ``restore`` tries the exact key, then each restore key in order as a prefix, taking the
-    entry saved last among those it matches (GitHub ``restore-keys``). The whole entry lands
-    in the workspace; the requested paths are only checked, like GitLab extracting the archive.
+See docs/local-runner.md (artifacts and cache).
 """
 
 from __future__ import annotations
@@ -329,7 +303,7 @@ def collect(workspace: Path, patterns: Sequence[str], dest: Path) -> list[str]:
     """Copy what the artifact ``patterns`` select in ``workspace`` to the same paths in ``dest``.
 
     ``dest`` is created when missing; files already there are overwritten, so several
-    collections may go into one folder. See the module docstring for the pattern rules.
+    collections may go into one folder. The pattern rules are in docs/local-runner.md.
 
     Returns:
         The relative paths copied (regular files and symlinks), sorted.

@@ -1,30 +1,17 @@
 """Job workspaces: the repository's tracked files, copied once per run and cloned per job.
 
-This module owns what a job starts from. ``tracked_files`` says which files make up the
-repository (git's view when there is one), ``Snapshot.take`` copies them once per run into the
-run folder, so edits the user makes to the checkout while the run goes on change nothing, and
-``Snapshot.clone_into`` gives every job instance its own copy of that snapshot.
+This module owns what a job starts from: ``tracked_files`` (git's view when there is a
+repository), ``Snapshot.take`` (one copy per run, with a shallow ``.git`` of its own) and
+``Snapshot.clone_into`` (a copy per job instance).
 
-Invariants
-  * A workspace never shares storage with the user's checkout or with the snapshot: every
-    file is a new inode, never a hard link. Where the filesystem can (Btrfs, XFS, bcachefs)
-    the bytes are a copy-on-write reflink (``FICLONE``), which is still a separate file: a
-    write through one name never shows through the other.
-  * Regular files keep their permission bits (``chmod +x`` scripts stay executable), symlinks
-    stay symlinks with the same target, never followed; other file types are left out. Git
-    tracks no directories, so a directory exists in a workspace only when a file lives in it.
-    Modification times are not kept.
-  * ``.cicd/`` (the runner's own state) is never part of the copy; nor is the project's
-    ``.git``. When the project is the top of a git work tree with a commit, the snapshot gets
-    a ``.git`` of its own instead: a shallow clone of HEAD (depth 1, like actions/checkout),
-    without hooks, tags or remote, its index built from HEAD, so ``git rev-parse HEAD``,
-    ``git log -1`` and ``git status`` (the uncommitted changes the snapshot carries) work in
-    a job, and no git command in a job can reach or change the user's repository.
-  * A file is copied by ``FICLONE`` first, then ``os.copy_file_range``, then a read/write
-    loop. When a method reports that a pair of filesystems does not support it, the pair is
-    remembered for the life of the process and the method is not tried again, so an ext4 or
-    tmpfs checkout pays one failed ioctl per run, not one per file. No subprocess per job:
-    git runs once per run (``git ls-files``, and the clone of the snapshot's ``.git``).
+- A workspace never shares storage with the checkout or the snapshot: every file is a new
+  inode, a reflink at best (``FICLONE``), never a hard link. ``.cicd/`` and the project's
+  ``.git`` are never copied.
+- A file is copied by ``FICLONE``, else ``os.copy_file_range``, else read and write; a method a
+  pair of filesystems refuses is not tried again for that pair in this process.
+- git runs once per run (``git ls-files``, the clone of the snapshot's ``.git``), never per job.
+
+See docs/local-runner.md (workspaces and git in jobs).
 """
 
 from __future__ import annotations
@@ -301,7 +288,7 @@ def _folders(path: str, rel: str) -> Iterator[str]:
 
 
 def _own_git(project_dir: Path, dest: Path) -> list[str]:
-    """Give the snapshot its own shallow ``.git`` (see the module docstring); returns its
+    """Give the snapshot its own shallow ``.git`` (see docs/local-runner.md); returns its
     files relative to ``dest``, or nothing when the project is not the top of a git work
     tree with a commit, or git cannot clone it (the snapshot then has no ``.git``)."""
     top = git_output(["rev-parse", "--show-toplevel"], project_dir)

@@ -1,19 +1,12 @@
 """Whether a pipeline's triggers start it for an event, and whether a job's ``when`` admits it.
 
-What this module owns: the meaning of ``config.triggers`` and of a job's ``when`` filters
-(``branches``, ``tags``, ``events``, ``paths``, ``variables``), written once. The local runner
-asks it about the event it simulates; the GitLab importer asks it about every pipeline its
-exactness check imagines, to decide whether native ``rules`` say the same; the generators'
-output is tested against it. ``when.status`` is not here: it depends on how upstream jobs
-ended, which the scheduler knows. Answers are ``None`` for "yes" or one line saying why not.
+This module owns the meaning of ``config.triggers`` and of a job's ``when`` filters (all but
+``status``, which the scheduler applies), written once: the local runner asks it about its
+simulated event, the GitLab importer's exactness check about every scenario it imagines, and
+the generators' output is tested against it. Answers are ``None`` for "yes", else one line
+saying why not. Where GitHub and GitLab differ, GitHub's documented behaviour is kept.
 
-Where GitHub and GitLab differ, GitHub's documented behaviour is kept (the workflow gets the
-trigger filters verbatim, the GitLab rules are a translation of them): a push filtered on
-branches only does not run for tags and the other way round; path filters are not read for tag
-pushes, and a push that changes no file does not pass one; ``pull_request.branches`` filters
-the target branch. Job ``paths`` filter only branch pushes and pull requests (GitHub has no
-job path filter; GitLab's ``rules:changes`` is true for tags, schedules and manual runs).
-The details are in docs/patterns-and-conditions.md.
+See docs/patterns-and-conditions.md.
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
 """Diagnostics: one positioned, rule-tagged message about a pipeline.
 
-A diagnostic is data (a ``model.notes.Note`` with hints): the loader, the pydantic adapter
-and the semantic rules all produce them, and only ``format`` decides how they read. With a
-source file and a position the line is ``FILE:LINE:COL: message [rule-id]`` (1-based, like
-compilers and actionlint); without a file (``create_pipeline`` from Python) the model path
-stands in for the position: ``stages[1].jobs[0].needs[0]: message [rule-id]``.
+A diagnostic is data (a ``model.notes.Note`` with hints); the loader, the pydantic adapter and
+the rules produce them, and only ``format`` decides how they read. A rule says what is wrong
+and where in the model; ``at_key`` (the key, not its value) and ``offset`` (a character of the
+string value) refine where in the file, and ``model.source`` turns that into line and column.
 
-A rule says *what* is wrong and *where in the model*; two optional hints refine where in the
-file: ``at_key`` (the problem is the mapping key naming the last path segment, not its
-value) and ``offset`` (the problem starts at this character of the string value, such as
-the ``${{`` of a template). ``model.source`` turns them into a line and column.
+See docs/model.md (diagnostics).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Durations, read and written in one place.
 
-What this module owns: turning a duration into seconds (``parse_duration``: the neutral
-``30m``/``12h``/``7d``/``2w`` form, GitLab's human forms such as ``1h 30m`` or ``3 days``, the
-command line's ``--since 30d``), and seconds back into each form a file needs (``compact``,
-``gitlab_duration``, ``gitlab_words``). In the compact form ``m`` is minutes, as in GitLab.
+This module owns turning a duration into seconds (``parse_duration``: the neutral ``30m``/``7d``
+form, GitLab's ``1h 30m`` or ``3 days``, ``--since 30d``) and seconds back into each form a file
+needs (``compact``, ``gitlab_duration``, ``gitlab_words``). In the compact form ``m`` is
+minutes, as in GitLab.
 """
 
 from __future__ import annotations

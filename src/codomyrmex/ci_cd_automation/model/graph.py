@@ -1,15 +1,11 @@
 """The job dependency graph of a pipeline, and each job's effective settings.
 
-A job depends on every job of the stages its stage names in ``dependencies`` and on the
-jobs it names in ``needs``; stage order alone creates no dependency. Jobs inherit
-``environment``, ``timeout`` and ``retry_policy`` from their stage and ``runs_on``,
-``image`` and ``timeout`` from ``config.defaults`` unless they set their own (a job that
-writes ``image: null`` runs without the default image). Translators and
-runners read these resolved values, never the raw inheritance chain, so the rules are
-written once.
+This module owns dependencies (stage ``dependencies`` and job ``needs``; stage order alone
+creates none) and inheritance (stage, then ``config.defaults``). Translators and runners read
+these resolved values, never the raw inheritance chain, so the rules are written once. Names
+are assumed checked (``model.rules``): unknown ones are ignored, not raised on.
 
-Functions here assume names were checked (``model.rules``); they do not raise on unknown
-names but ignore them.
+See docs/model.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """Reading pipeline files and data into a validated ``Pipeline``.
 
-Everything from the outside world passes here once: bytes are decoded strictly as UTF-8
-(a BOM is allowed, the size is bounded), then ``model.yaml_reader`` reads the YAML, strictly:
-besides its limits (alias bombs, depth), duplicate keys, tags other than YAML's plain types
-(GitLab's ``!reference`` is not part of the neutral model) and non-scalar keys are refused.
-Mapping keys are always the string written (``1:`` is the key ``"1"``). The plain data is
-validated by the pydantic models and then by the semantic rules of ``model.rules``; last
-comes the one check that needs the text as written, ``float-version``: a plain number such as
-``3.10`` that YAML reads as 3.1.
+Everything from the outside world passes here once: strict UTF-8 with a size bound, the YAML
+through ``model.yaml_reader`` (strictly: no duplicate keys, no tags but YAML's plain types, no
+non-scalar keys), the pydantic models, the rules of ``model.rules``, then ``float-version``.
+Mapping keys are always the string written (``1:`` is the key ``"1"``).
 
-Every problem becomes a positioned ``Diagnostic``; the caller gets either a ``Pipeline`` or
-one ``PipelineValidationError`` holding all of them, sorted. No ruamel or pydantic
-exception escapes this module.
+The caller gets either a ``Pipeline`` or one ``PipelineValidationError`` holding every problem
+as a positioned ``Diagnostic``, sorted; no ruamel or pydantic exception escapes this module.
+See docs/model.md (reading a file).
 """
 
 from __future__ import annotations

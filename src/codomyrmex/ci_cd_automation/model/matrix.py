@@ -1,13 +1,7 @@
 """Matrix expansion with GitHub's ``include``/``exclude`` semantics.
 
-The neutral matrix means what a GitHub ``strategy.matrix`` means, because that is the
-richest of the three and the other targets can be derived from it:
-
-1. the cross product of the axes, in axis order then value order;
-2. minus every combination that matches an ``exclude`` entry (all of its keys equal);
-3. then each ``include`` entry is added to every combination it fits (it fits when it does
-   not change any value of an original axis; keys it adds may be overwritten by later
-   includes), and becomes a combination of its own when it fits none.
+The neutral matrix means what a GitHub ``strategy.matrix`` means, the richest of the targets:
+the other targets are derived from it. See docs/model.md (matrices).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """Pydantic's validation errors, rewritten as the project's diagnostics.
 
-Pydantic reports locations in model terms (with union members and tags in the path) and
-in its own words. This module turns each error into one ``Diagnostic``: the path is cut
-back to the parts that exist in the input data, so it maps to a line and column; the
-message says what was found and what was expected, with a "did you mean" for unknown keys;
-and the rule id is chosen from the error type. Several errors of the members of one union
-on the same value become one diagnostic listing every accepted type.
+Each error becomes one ``Diagnostic``: the path cut back to parts that exist in the input data
+(so it maps to a line and column), found versus expected in the project's words, a "did you
+mean" for unknown keys, a rule id chosen from the error type. Errors of the members of one
+union on one value become one diagnostic listing every accepted type.
 """
 
 from __future__ import annotations

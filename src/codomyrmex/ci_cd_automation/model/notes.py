@@ -1,14 +1,10 @@
 """Notes: what the package says about one place of a pipeline or a native file.
 
-What this module owns: the one shape shared by every remark the package makes about a place
-in a file, and the one way its path is written. A ``Note`` has the place (``path``, a tuple
-of keys and list indices, and, once looked up, ``file``, ``line`` and ``column``), the words
-(``message``) and the stable rule id (``rule``), plus two facts that callers read instead of
-parsing the words: ``renamed_to`` (a name the reader changed, and to what) and
-``kept_verbatim`` (the construct is kept unchanged in an escape hatch for its own provider).
-Validation diagnostics (``model.diagnostics.Diagnostic``), fidelity losses
-(``translators.fidelity.Loss``) and import notes (``translators.importing.ImportNote``) are
-notes with a little more.
+This module owns the one shape of every such remark and the one way its path is written: a
+``Note`` has the place (``path``, a tuple of keys and indices; ``file``, ``line``, ``column``
+once looked up), the ``message``, the stable ``rule`` id, and two facts callers read instead of
+parsing words: ``renamed_to`` and ``kept_verbatim``. ``Diagnostic``, ``Loss`` and
+``ImportNote`` are notes with a little more.
 """
 
 from __future__ import annotations

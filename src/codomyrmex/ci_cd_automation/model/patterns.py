@@ -1,18 +1,12 @@
 """The neutral glob language of branch, tag and path filters, written once.
 
-What this module owns: what a filter pattern matches (``ref_matches``, ``path_matches``), the
-regular expression that says the same (``glob_regex``, which the GitLab generator writes into
-``rules:if``), and the way back from such a regular expression to its glob (``regex_glob``,
-which the GitLab importer uses to fold ``=~ /^...$/`` tests). The runner, both generators and
-both importers use these functions and nothing else, so they cannot disagree.
+This module owns what a filter pattern matches (``ref_matches``, ``path_matches``), the regular
+expression that says the same (``glob_regex``, written into GitLab ``rules:if``) and the way
+back from such an expression to its glob (``regex_glob``, for the GitLab importer). The runner,
+both generators and both importers use these functions and nothing else, so they cannot
+disagree. The language is the part of GitHub's filter patterns both providers can express.
 
-The language is the subset of GitHub's filter patterns that both providers can express:
-``*`` is any run of characters but ``/``; ``**`` any run of characters; ``**/`` zero or more
-whole folders (GitHub: ``**/README.md`` matches ``README.md`` at the root); ``?`` exactly one
-character but ``/``; ``\\`` quotes the next character (GitHub: "you can escape special
-characters with ``\\``"); anything else is literal. In a list, a leading ``!`` negates: patterns
-apply in order and a later match overrides an earlier one; a list of negations only starts
-from "matched". See docs/patterns-and-conditions.md.
+See docs/patterns-and-conditions.md (patterns).
 """
 
 from __future__ import annotations

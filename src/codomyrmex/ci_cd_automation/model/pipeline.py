@@ -1,18 +1,15 @@
-"""The backend-neutral pipeline model (DESIGN.md, "The neutral model").
+"""The backend-neutral pipeline model: the pydantic classes of a pipeline file.
 
-These pydantic models are the public contract of a pipeline file. Invariants kept here:
+These models are the public contract of a pipeline file. Invariants kept here:
 
-* every model is frozen and forbids unknown keys (``StrictModel``), so a typo is an error,
-  not a silently dropped setting; the only open mappings are the provider escape hatches
-  (``github:``/``gitlab:``), ``with:`` inputs of actions and the axes of a matrix;
-* sequences are tuples, so a loaded pipeline can be shared and hashed safely;
-* the step union is discriminated by which kind key a step carries, so an error names the
-  kind it tried;
-* structural checks live here; checks that need the whole pipeline (unknown needs, cycles,
-  templates, secrets) live in ``model.rules`` so that every one has its own rule id.
+- every model is frozen and forbids unknown keys (``StrictModel``); the only open mappings are
+  the provider escape hatches, ``with:`` inputs and matrix axes; sequences are tuples;
+- the step union is discriminated by the kind key a step carries;
+- only structural checks live here; those that need the whole pipeline live in ``model.rules``,
+  each with its rule id. Custom errors use ``PydanticCustomError`` with the rule id as the error
+  type, so ``model.loader`` prints them with their rule.
 
-Custom errors raised from validators use ``PydanticCustomError`` with the rule id as the
-error type, so ``model.loader`` can print them with their rule.
+See docs/model.md.
 """
 
 from __future__ import annotations

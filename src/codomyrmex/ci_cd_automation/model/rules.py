@@ -1,37 +1,21 @@
 """Semantic validation rules: the checks that need the whole pipeline.
 
-One function per rule family, each yielding ``Diagnostic`` objects tagged with a stable
-kebab-case rule id (never renamed: docs and tests quote them). Diagnostics carry model
-paths only; ``model.loader`` attaches file positions. Rules run after the structural
-(pydantic) validation succeeded, so they can rely on types.
+One function per rule family, each yielding ``Diagnostic`` objects with model paths only
+(``model.loader`` attaches positions) and a stable kebab-case rule id, never renamed: docs and
+tests quote them. Rules run after the structural (pydantic) validation succeeded, so they can
+rely on types.
 
-Rule ids of this module: ``duplicate-stage``, ``duplicate-job`` (also for names that differ
-only in case: GitHub job ids ignore case), ``duplicate-service-alias``, ``empty-stage``,
-``stage-dependencies``, ``job-needs``, ``stage-cycle``, ``job-cycle``, ``duplicate-step-id``,
-``template-syntax``, ``template-context``, ``secret-undeclared``, ``secret-outside-env``,
-``reserved-name``, ``variable-collision``, ``matrix-exclude``, ``output-source``,
-``artifact-job``, ``when-variables``, ``when-status``, ``when-negation``, ``no-triggers``,
-``permission-level``.
+Rule ids of this module: ``duplicate-stage``, ``duplicate-job``, ``duplicate-service-alias``,
+``empty-stage``, ``stage-dependencies``, ``job-needs``, ``stage-cycle``, ``job-cycle``,
+``duplicate-step-id``, ``template-syntax``, ``template-context``, ``secret-undeclared``,
+``secret-outside-env``, ``reserved-name``, ``variable-collision``, ``matrix-exclude``,
+``output-source``, ``artifact-job``, ``when-variables``, ``when-status``, ``when-negation``,
+``no-triggers``, ``permission-level``. From ``model.messages``: ``unknown-key``,
+``missing-key``, ``wrong-type``, ``invalid-value``, ``invalid-name``, ``step-kind``. From
+``model.loader`` and ``model.yaml_reader``: ``file-read``, ``file-size``, ``yaml-encoding``,
+``yaml-syntax``, ``yaml-duplicate-key``, ``yaml-alias-bomb``, ``yaml-tag``, ``float-version``.
 
-Two of them need a word of why:
-
-* ``duplicate-service-alias``: two services of one job with one alias, which is the host
-  name the job reaches them by;
-* ``variable-collision``: config variables, manual inputs, declared secrets and matrix axes
-  all reach scripts as environment variables of the same name, and a job's ``env``
-  overrides them, so two of them with one name silently hide each other; each name may be
-  used by one of them only (a job's ``env`` may still override a config variable: that is
-  what it is for).
-
-Every other rule id, for reference (they come from other modules of ``model``):
-
-* ``model.messages`` (structure, from the pydantic models): ``unknown-key``, ``missing-key``,
-  ``wrong-type``, ``invalid-value``, ``invalid-name``, ``step-kind``;
-* ``model.loader`` and ``model.yaml_reader`` (the file itself): ``file-read``,
-  ``file-size``, ``yaml-encoding``, ``yaml-syntax``, ``yaml-duplicate-key``,
-  ``yaml-alias-bomb``, ``yaml-tag`` (a tag such as ``!reference``: not plain data),
-  ``float-version`` (a plain ``3.10`` that YAML reads
-  as the number ``3.1``: quote it), and ``wrong-type`` for a file that is not a mapping.
+See docs/model.md (diagnostics).
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """The JSON Schema of pipeline files, derived from the pydantic models.
 
-Editors use it for completion and inline errors (``cicd schema > pipeline.schema.json``,
-then point the YAML language server at it). It is generated, never hand-written, so it
-cannot drift from what the loader accepts; the semantic rules of ``model.rules`` are not
-expressible in JSON Schema and are only checked by ``cicd validate``.
+Generated, never hand-written, so it cannot drift from what the loader accepts. This module adds
+what pydantic's schema leaves open, so that the schema agrees with ``cicd validate`` on every
+file's structure: mappings keyed by names (``variables``, ``env``, ``outputs``...) and matrix
+axes refuse other keys, and an empty ``checkout:`` is a checkout with default options.
 
-Three things the loader accepts or refuses are not visible in pydantic's schema and are
-added here, so that the schema agrees with ``cicd validate`` on every file's structure:
-
-* mappings whose keys are names (``variables``, ``env``, ``outputs``...) refuse keys that
-  are not names (pydantic writes ``patternProperties`` without closing the mapping);
-* matrix axes are names too;
-* ``checkout:`` with nothing after it is a checkout with default options.
+See docs/model.md (the JSON Schema).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """Source positions: from a model path back to the line and column in the YAML file.
 
-The loader keeps ruamel's round-trip tree; a ``SourceMap`` walks it on demand, so positions
-cost nothing until a diagnostic or a fidelity note asks for one. Path segments that do not
-exist in the file (pydantic's union tags, defaults that were never written) are skipped, so
-the position falls back to the nearest enclosing node that is in the file.
-
-With the file's text at hand a position can also point *inside* a string value (at the
-``${{`` of a template, say). That works for single-line plain and quoted scalars and for
-literal (``|``) blocks, whose lines map one to one onto the text; every computed position
-is checked against the text, and anything else (folded blocks, escapes, continuation lines)
-falls back to the start of the value, which is never wrong, only less precise.
+A ``SourceMap`` walks the loader's round-trip tree on demand, so positions cost nothing until a
+diagnostic asks for one. Path segments not in the file (union tags, defaults) are skipped: the
+position falls back to the nearest enclosing node. A position inside a string (the ``${{`` of a
+template) is computed only for single-line plain and quoted scalars and literal blocks, and
+checked against the text; anything else falls back to the start of the value.
 """
 
 from __future__ import annotations

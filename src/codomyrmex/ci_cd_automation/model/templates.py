@@ -1,17 +1,11 @@
 """Neutral templates: ``${{ ctx.name }}`` references and the ``hash(glob)`` function.
 
-The neutral language is deliberately small: a template is either a dotted reference into
-one of the known contexts or a call of ``hash`` with quoted globs. Anything richer
-(operators, other functions) is provider expression language and belongs in an escape
-hatch. Keeping it small is what lets every translator map every template exactly, and
-lets the GitHub translator move every template out of shell scripts into ``env:``.
+This module owns the template language: parsing, the known contexts (``CONTEXTS``) and the
+``ci`` facts (``CI_FACTS``). It is deliberately small, a dotted reference into a known context
+or ``hash`` of quoted globs, so that every translator maps every template exactly and the
+GitHub translator can move each one out of shell scripts into ``env:``.
 
-Contexts and the shape of their references:
-
-* ``matrix.<axis>``, ``vars.<name>``, ``secrets.<name>``, ``inputs.<name>``, ``env.<name>``
-* ``ci.<fact>`` with the facts in ``CI_FACTS``
-* ``needs.<job>.outputs.<name>`` and ``steps.<id>.outputs.<name>``
-* ``hash('glob', ...)``
+See docs/model.md (templates).
 """
 
 from __future__ import annotations

@@ -1,15 +1,12 @@
 """The one way YAML text from outside comes in: bounded, positioned, never a traceback.
 
-What this module owns: reading YAML for every entry point of the package (pipeline files,
-GitHub workflows, GitLab CI files and their includes, provider detection, the audit). Before
-ruamel builds anything, ``scan`` walks the parser's events and refuses, with a positioned
-``Diagnostic``, what would exhaust memory or the stack: nesting deeper than ``MAX_DEPTH``, an
-alias inside the node it names, aliases that expand past ``MAX_EXPANDED_NODES`` nodes (or
-``MAX_EXPANSION_FACTOR`` times what is written), or that nest past ``MAX_EXPANDED_DEPTH``. It
-also reports, for the readers that refuse them, duplicate keys, tags other than YAML's plain
-types and keys that are not scalars. Parse errors become the same kind of ``Diagnostic``,
-worded for people. Every failure is a ``YamlReadError`` carrying it; no ruamel exception
-escapes. ``to_plain`` turns ruamel's round-trip tree into plain Python values.
+This module owns reading YAML for every entry point (pipeline files, GitHub workflows, GitLab
+CI files and their includes, provider detection, the audit). Before ruamel builds anything,
+``scan`` walks the parser's events and refuses what would exhaust memory or the stack (depth,
+self-referencing aliases, alias expansion past its bounds), and reports for readers that refuse
+them duplicate keys, non-plain tags and non-scalar keys. Every failure, parse errors included,
+is a ``YamlReadError`` carrying a positioned ``Diagnostic``; no ruamel exception escapes.
+``to_plain`` turns ruamel's round-trip tree into plain Python values.
 """
 
 from __future__ import annotations

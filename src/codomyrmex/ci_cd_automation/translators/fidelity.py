@@ -1,12 +1,8 @@
 """The fidelity report: what a translation could not carry over exactly.
 
-Every translator returns, beside its files, one ``Loss`` per construct that had no exact
-equivalent on its target: where it is in the neutral pipeline, what the target lacks, and
-what was generated instead. A loss is not an error: the output is still valid for the
-target, and the report is how a user learns what behaves differently there. The exceptions
-are limits the target enforces when it reads the file (GitLab's 200 jobs per matrix, its
-needs on earlier stages only: ``matrix-size`` and ``stage-order``), which the report names
-so that the user can change the pipeline.
+Every translator returns, beside its files, one ``Loss`` per construct with no exact equivalent
+on its target. A loss is not an error, except the limits a target enforces when it reads the
+file (``matrix-size``, ``stage-order``), which the user has to fix. See docs/generators.md.
 """
 
 from __future__ import annotations

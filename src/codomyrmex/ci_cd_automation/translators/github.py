@@ -1,27 +1,13 @@
 """Neutral pipeline -> GitHub Actions workflow (``.github/workflows/<name>.yml``).
 
-Invariants of every generated workflow, each enforced in this module:
+This module owns every guarantee of a generated workflow: no template written into a ``run:``
+script (``shell.rewrite_script``; values pass through ``env:``), secrets only in the ``env:``
+of the job or step that declares them, actions pinned from ``pins``, least-privilege
+``permissions``, explicit status conditions (``!cancelled()`` plus ``needs.<job>.result``
+tests where GitHub's ``success()``/``failure()`` would look at the wrong jobs), matrix axes and
+manual inputs exported as on GitLab, POSIX shells, tar-archived artifacts.
 
-* No template is ever written into a ``run:`` script. ``shell.rewrite_script`` turns each
-  into ``${VAR}`` and the value reaches the step through ``env:`` (GitHub evaluates
-  ``${{ }}`` before the shell runs, so inlining would allow script injection).
-* Secrets appear only as ``${{ secrets.X }}`` in the ``env:`` of a job that declares them
-  or of the one step that uses them.
-* Every action is pinned to a full commit SHA from ``pins.py``, checkout does not persist
-  credentials, and the workflow sets the pipeline's least-privilege ``permissions``.
-* Job status semantics are explicit: GitHub prepends ``success()`` to any ``if:`` without a
-  status function, and both it and ``failure()`` look at every ancestor, which would let an
-  allowed failure trigger ``on_failure`` jobs and would skip a job whose own dependencies
-  succeeded behind an allowed failure or an ``always``/``on_failure`` job; so such jobs get
-  ``!cancelled()`` plus ``needs.<job>.result`` tests on the jobs that count.
-* Matrix axes are exported as environment variables of the job, as GitLab does for
-  ``parallel:matrix``, so scripts read ``$python`` on both providers.
-* Manual inputs hold their default on every event, as the GitLab variables they become do
-  (GitHub's ``inputs`` is empty outside workflow_dispatch); one expression per input
-  (``_input``) is used for env, conditions and templates alike.
-* Scripts are POSIX: jobs that may run on Windows get ``bash`` as their default shell.
-* Artifacts travel as one tar archive per upload, named uniquely, so that file modes,
-  hidden files and empty folders survive and any download layout can be unpacked.
+See docs/generators.md.
 """
 
 from __future__ import annotations

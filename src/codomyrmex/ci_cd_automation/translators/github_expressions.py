@@ -1,26 +1,12 @@
 """GitHub ``${{ }}`` expressions -> neutral templates, for the workflow importer.
 
-What this module owns: the translation of one imported value's expressions, of a job's
-``if:`` condition, and of GitHub's runner variables in scripts. Invariants:
+This module owns the translation of one imported value's expressions, of a job's ``if:``, and
+of GitHub's runner variables in scripts. Only forms with an exact neutral template are
+translated; anything else raises ``Untranslatable`` and the importer keeps the field holding it
+verbatim in an escape hatch. A value kept for GitHub (``native``) has renamed matrix axes and
+job ids written anew, so it still means the same in the generated workflow.
 
-* Only the forms with an exact neutral template are translated: ``matrix.<axis>`` (renamed
-  axes followed), ``env.X`` (a workflow variable becomes ``vars.X``), ``secrets.X`` (then
-  collected as a declared secret), ``inputs.X`` and ``github.event.inputs.X`` of a neutral
-  manual input, ``needs.<job>.outputs.<name>`` (renamed jobs followed),
-  ``steps.<id>.outputs.<name>``, the facts ``github.sha|ref|run_id|workspace`` -> ``ci.*``
-  and ``hashFiles('glob', ...)`` -> ``hash(...)``. Anything else (an operator, a function,
-  another context, ``secrets.GITHUB_TOKEN``) has no neutral meaning, so the field holding it
-  raises ``Untranslatable`` and the importer keeps that field verbatim, GitHub-only, in an
-  escape hatch.
-* A job ``if:`` becomes a neutral ``when`` only as a conjunction of tests it can express
-  (``success()``/``failure()``/``always()``/``!cancelled()``, ``github.ref ==`` one branch
-  or tag, ``startsWith(github.ref, 'refs/tags/...')``, ``github.event_name ==`` an event with
-  a neutral trigger); any other condition stays in the job's hatch.
-* A value kept for GitHub (``native``) has renamed matrix axes and job ids written anew, so
-  it still means the same in the generated workflow.
-* In scripts, ``$GITHUB_SHA|REF|RUN_ID|WORKSPACE`` become the neutral ``$CICD_*`` facts
-  (every backend sets them; GitHub from those very values); other ``GITHUB_*``/``RUNNER_*``
-  variables are noted, since other providers leave them empty.
+See docs/importing.md (GitHub workflows).
 """
 
 from __future__ import annotations

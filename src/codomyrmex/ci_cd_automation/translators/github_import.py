@@ -1,31 +1,17 @@
 """Native GitHub Actions workflow -> neutral pipeline file data.
 
-What this module owns: reading one workflow (ruamel round-trip: aliases resolve, every node
-keeps its line) into the plain data of a neutral pipeline FILE (``name``, ``config``,
-``stages``) plus notes: triggers, workflow env and keys, jobs and their fields, and the repair
-loop. ``${{ }}`` expressions belong to ``github_expressions``, steps to ``github_steps``.
-Invariants:
+This module owns reading one workflow (``model.yaml_reader``: aliases resolved, every node
+positioned) into the plain data of a neutral pipeline file plus notes: triggers, workflow env
+and keys, jobs and their fields, and the repair loop. Expressions are ``github_expressions``'s,
+steps ``github_steps``'s; runner labels and events are ``github_words``' tables read inverted.
 
-* Nothing is dropped silently: what has no neutral form is kept verbatim in the escape hatch
-  the GitHub generator deep-merges back (``config.github``, a job's or a step's ``github:``),
-  as little of it as possible (one key, one env entry), and a ``Note`` (native path such as
-  ``jobs.<id>.steps[<n>].<key>``, why, rule id) says so. A job with ``parallel``/``wait``/
-  ``wait-all``/``cancel`` steps keeps its whole ``steps`` list in its hatch (a step hatch
-  cannot produce those).
-* The result is valid: ``import_github`` validates what it built, and a part a validation
-  rule refuses moves to its hatch before the data is rebuilt. When no valid form remains, or
-  GitHub itself would refuse the file (a step with neither ``run`` nor ``uses``), one
-  ``PipelineImportError`` (a ``ValueError``) with a one-line reason is raised; no ruamel or
-  pydantic exception escapes.
-* One neutral stage, ``jobs``, with job-level ``needs``: stages by dependency depth would add
-  edges the workflow does not have.
-* Matrix axes with ``-`` get ``_`` (neutral axes are identifiers: GitLab exposes them as
-  variables) and job ids that are not neutral job names are renamed; references follow.
-* ``concurrency``, ``run-name`` and a display ``name`` stay in ``config.github``
-  (``concurrency`` also in a job's hatch): GitLab has no equivalent of concurrency, and its
-  ``workflow:name`` is not generated. When no event has a neutral trigger, the triggers stay
-  empty, the events live in ``config.github.on`` and GitLab never starts the pipeline.
-* Runner labels and events are read with the generator's tables (``github_words``) inverted.
+- Nothing is dropped silently: what has no neutral form goes, as small as possible, into the
+  escape hatch the GitHub generator deep-merges back, with a ``Note``.
+- The result validates: a part a rule refuses moves to its hatch and the data is rebuilt. When
+  no valid form remains, one ``PipelineImportError`` is raised; no ruamel or pydantic
+  exception escapes.
+
+See docs/importing.md (GitHub workflows).
 """
 
 from __future__ import annotations

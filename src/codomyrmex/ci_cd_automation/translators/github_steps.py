@@ -1,28 +1,12 @@
 """One GitHub Actions step -> its neutral fields plus its own ``github:`` hatch.
 
-What this module owns: the translation of one step that GitHub accepts (a mapping with
-exactly one of ``run``/``uses`` and a well-formed action reference; the importer checks
-that), and the ``defaults.run`` settings its run steps inherit. Invariants:
+This module owns the translation of one step that GitHub accepts (the importer checks that) and
+the ``defaults.run`` settings its run steps inherit. As little as possible goes to the step's
+hatch: one key, one ``env``/``with`` entry. A step ``if:`` always goes there (the model has no
+step condition, by design), and so does a part whose neutral form validation refused
+(``forced``, from the importer's repair loop), with the rule's message as the reason.
 
-* As little as possible goes to the step's hatch (deep-merged into the GitHub step by the
-  generator, reported as a ``step-github`` loss elsewhere): one key, one ``env``/``with``
-  entry (a ``GITHUB_*`` name, ``secrets.GITHUB_TOKEN``, an expression without a neutral
-  template). A step ``if:`` always goes there: the model has no step condition, by design.
-* A ``run`` script that cannot be neutral (an expression without a neutral template, a
-  shell such as ``cmd``) is kept in the hatch and the neutral step becomes a script that
-  fails loudly for other targets, keeping its ``id`` so that outputs still resolve.
-  ``$GITHUB_OUTPUT`` becomes ``$CICD_OUTPUT`` (the generator exports one as the other).
-* ``defaults.run`` (workflow, then job) becomes each run step's ``shell`` and
-  ``working_directory``; a step without a shell on a Windows-only job gets ``pwsh``,
-  GitHub's default there. ``bash -el {0}``-style shells are neutral ``bash`` with the exact
-  command kept in the step's hatch.
-* Well-known actions become neutral step kinds only when their inputs map exactly
-  (checkout: fetch-depth, submodules, lfs; setup-python/node/go: the version; cache:
-  path, key, restore-keys; upload-artifact: path, retention-days, no name), and only when
-  the step has no ``env`` and every input translates. Named artifacts and download-artifact
-  (which works by artifact name, not by job) stay ``uses:``.
-* A part whose neutral form validation refused (``forced``, from the importer's repair
-  loop) goes to the hatch with the validation message as its reason.
+See docs/importing.md (GitHub workflows).
 """
 
 from __future__ import annotations

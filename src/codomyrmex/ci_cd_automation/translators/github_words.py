@@ -1,9 +1,8 @@
 """The neutral words and their GitHub Actions spelling, shared by the generator and the importer.
 
-One table per vocabulary, written in the generator's direction (neutral -> GitHub); the
-importer (``github_import``, ``github_expressions``) inverts them, so a word added here is
-generated and read back alike. Kept apart from ``github.py`` so that importing a workflow
-does not load the generator.
+One table per vocabulary, in the generator's direction (neutral -> GitHub); the importer
+inverts them, so a word added here is generated and read back alike. Kept apart from
+``github.py`` so that importing a workflow does not load the generator.
 """
 
 from __future__ import annotations

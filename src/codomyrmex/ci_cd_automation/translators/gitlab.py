@@ -1,25 +1,12 @@
 """Neutral pipeline -> GitLab CI (``.gitlab-ci.yml``).
 
-How the neutral semantics are kept on GitLab, each decision enforced here:
+This module owns how the neutral semantics are kept on GitLab: explicit ``needs:`` on every job
+(the DAG decides, ``stages:`` only orders), conditions inherited from conditional upstream jobs
+(GitLab refuses a ``needs`` on a job its ``rules`` left out), templates read as ``${VAR}`` with
+the ``CICD_*`` prelude in ``default:before_script``, outputs as a dotenv report, YAML 1.1
+quoting, ``retry``, ``timeout`` and secrets as project CI/CD variables, never in the file.
 
-* Every job lists its ``needs:`` explicitly (``[]`` for none), so the DAG, not the stage
-  order, decides when it starts, as in the neutral model. ``stages:`` is still emitted in
-  an order compatible with the DAG, because GitLab rejects ``needs`` on a later stage.
-* An ``on_success`` job whose upstream jobs are conditional inherits their conditions:
-  GitLab refuses a pipeline in which a job needs a job that its ``rules`` left out, while
-  the neutral model (like GitHub) simply skips the dependent. ``always`` and ``on_failure``
-  jobs use ``optional: true`` instead, since a filtered-out upstream does not stop them.
-* Scripts read templates as ``${VAR}``: matrix axes and variables are GitLab variables of
-  the same name; ``ci.*`` facts are ``CICD_*`` variables set by ``variables:`` and by a
-  small POSIX prelude in ``default:before_script``; job outputs travel as a dotenv report.
-  Script lines share one shell, so variables the generator sets for later steps (step
-  outputs, hashes) are exported and the dotenv file is written by absolute path.
-* The file is written for a YAML 1.1 reader (Ruby's Psych): strings such as ``on``, ``no``
-  or ``1:20`` are quoted.
-* GitLab ``retry:max`` is at most 2 (three attempts in all); timeouts are durations such as
-  ``15m``; ``allow_failure`` jobs do not count as failed for ``on_failure`` jobs, which is
-  the neutral rule already.
-* Secrets never appear in the file: they are project CI/CD variables.
+See docs/generators.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """GitLab CI YAML in, one flat document out: the first pass of the GitLab importer.
 
-What this module owns: reading ``.gitlab-ci.yml`` text the way GitLab reads it, before any
-keyword is interpreted. Anchors, aliases and ``<<`` merge keys are resolved by the parser
-(duplicate keys: the last one wins, as in Ruby's Psych); ``!reference [a, b]`` becomes a
-``Reference``; local ``include:`` files are read and merged *under* the including file (its
-keys win, hashes deep-merge); ``extends`` is applied with GitLab's deep merge (hashes merge,
-arrays and scalars replace; several parents; cycles refused); then ``!reference`` tags are
-resolved against the extended document. Remote, project, template and component includes
-cannot be read offline: they are kept for GitLab (``hatch["include"]``) with a note, and a job
-extending something they probably define keeps its ``extends``.
+This module owns reading ``.gitlab-ci.yml`` the way GitLab does before any keyword is
+interpreted: anchors and merge keys, local ``include:`` files merged under the including file,
+``extends`` with GitLab's deep merge, then ``!reference`` tags (``Reference``) resolved against
+the extended document. Includes that cannot be read offline are kept for GitLab
+(``hatch["include"]``) with a note. GitLab's limits hold (100 nested includes, 11 levels of
+``extends``, 10 of ``!reference``); every failure is a ``PipelineImportError`` naming the file.
 
-GitLab's own limits are kept: 100 nested includes, 11 levels of ``extends``, 10 levels of
-``!reference``. Every failure is a ``PipelineImportError`` with one line naming the file.
+See docs/importing.md (GitLab CI files).
 """
 
 from __future__ import annotations

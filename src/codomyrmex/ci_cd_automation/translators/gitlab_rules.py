@@ -1,15 +1,12 @@
 """GitLab's ``rules:if`` language: parse, evaluate, and fold into neutral conditions.
 
-What this module owns: reading ``rules`` (and ``only``/``except``, as the rules they mean)
-and deciding whether they say exactly what a neutral ``when`` (a job) or neutral
-``triggers`` (``workflow:rules``) say, as the GitLab generator writes them back.
+This module owns reading ``rules`` (and ``only``/``except``, as the rules they mean) and
+deciding whether they say exactly what a neutral ``when`` (a job) or ``triggers``
+(``workflow:rules``) say. A fold is accepted only when it is exact: the native rules and the
+neutral form agree in every scenario of a finite set that covers every literal the rules
+compare against plus one value they do not name.
 
-GitLab evaluates ``rules`` top to bottom: the first rule whose ``if``/``changes`` hold decides
-(``when: never`` leaves the job out); no match leaves it out too. A fold is accepted only when
-it is *exact*: the original rules and the neutral form give the same outcome in every scenario
-of a finite set that covers every literal the rules compare against plus an unnamed value.
-Equality tests only distinguish the values they name, so such a set decides them; anything
-else (regular expressions that are not globs, ``exists``, rule ``variables``) is not folded.
+See docs/importing.md (GitLab ``rules`` and exact folding).
 """
 
 from __future__ import annotations

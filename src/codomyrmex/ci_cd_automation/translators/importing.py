@@ -1,20 +1,13 @@
 """The one way in for native CI files: provider detection, import, notes with positions.
 
-What this module owns: turning a native file (path or text) into a validated neutral
-``Pipeline`` plus an ``ImportNote`` for every construct that did not carry over exactly,
-whichever provider wrote it. The two readers (``github_import``, ``gitlab_import``) do the
-provider work; this module
+This module owns turning a native file (path or text) into a validated neutral ``Pipeline``
+plus an ``ImportNote`` for every construct that did not carry over exactly, whichever provider
+wrote it (the readers, ``github_import`` and ``gitlab_import``, do the provider work): provider
+detection, note positions looked up in the original text, and ``dump_neutral``, the pipeline
+file with the notes in its header. Every input that cannot become a pipeline is one
+``PipelineImportError`` with a one-line message; no reader, YAML or pydantic exception escapes.
 
-* detects the provider when the caller does not name it (file name first: a path under
-  ``.github/workflows/`` or named ``*.gitlab-ci.yml``; then the shape of the document);
-* turns both readers' notes into one ``ImportNote`` shape with the 1-based line and column
-  of the native construct, looked up in the original text (a note on a construct that only
-  exists after ``extends``/``include`` resolution points at the nearest enclosing key);
-* raises one ``PipelineImportError`` (a ``ValueError``) with a one-line message for every
-  input that cannot become a pipeline: unreadable file, not a CI file, no neutral form.
-  No reader, YAML or pydantic exception escapes;
-* writes the neutral pipeline file (``dump_neutral``): the notes in the header comment, an
-  end-of-line comment on every escape hatch, and text that ``cicd validate`` accepts.
+See docs/importing.md.
 """
 
 from __future__ import annotations

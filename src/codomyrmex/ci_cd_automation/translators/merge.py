@@ -1,9 +1,8 @@
 """The one deep merge every translator uses.
 
-Provider escape hatches (``github:``/``gitlab:``) are merged into generated documents, and
-GitLab's ``extends`` and ``include`` merge native documents, by the same rule: mappings
-merge key by key, anything else (lists, scalars) replaces. Replaced values are copied, so
-a merged document never shares mutable parts with its inputs.
+Escape hatches merged into generated documents, and GitLab's ``extends`` and ``include``, follow
+one rule: mappings merge key by key, anything else replaces. Replaced values are copied, so a
+merged document never shares mutable parts with its inputs.
 """
 
 from __future__ import annotations

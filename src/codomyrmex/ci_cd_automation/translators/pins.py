@@ -1,10 +1,9 @@
 """The GitHub actions the generator emits, pinned to full commit SHAs.
 
-A tag can be moved by whoever controls the action's repository; a commit SHA cannot.
-Every action the GitHub translator writes comes from this table, as
-``owner/repo@<sha> # <tag>`` so that Dependabot and Renovate can still propose upgrades.
-The SHAs are the commits the tags pointed at when they were recorded here (cross-checked
-against pinned uses in public workflows); change them only together with their tag.
+Every action the GitHub translator writes comes from this table, as ``owner/repo@<sha> # <tag>``.
+The SHAs are the commits the tags pointed at when they were recorded here (cross-checked against
+pinned uses in public workflows); change them only together with their tag.
+See docs/generators.md (supply chain).
 """
 
 from __future__ import annotations

@@ -1,18 +1,13 @@
 """Shell text the translators generate, and the rewriting of templates in scripts.
 
-Two jobs live here because both targets share them:
+This module owns what both targets and the runner share: templates in ``run`` scripts become
+``${NAME}`` references (``script_var`` gives each expression its one name, the same on every
+target) whose values are defined outside the script, so a value is never parsed as shell code;
+and the few snippets the generators add (retry loop, artifact packing, the GitLab prelude),
+plain POSIX shell, quoted, small enough to pass shellcheck (the tests hold them to it).
+Variables a snippet sets for later steps are exported, so a child shell still sees them.
 
-* Templates inside ``run`` scripts never reach the script text. Each is replaced by a
-  reference to an environment variable (``${NAME}``), and the translator defines that
-  variable outside the script (GitHub ``env:``, GitLab ``variables:`` or the shell), so a
-  value can never be parsed as shell code. ``script_var`` gives every expression its one
-  variable name, the same on every target.
-* The few shell snippets the generator adds itself (retry loop, artifact packing, the GitLab
-  prelude that sets the ``CICD_*`` facts). Each is plain, quoted, and kept small enough to
-  pass shellcheck; the tests hold them to it.
-
-Variables a snippet defines for later steps of the same shell (step outputs read on GitLab)
-are exported, so a step that runs in a child shell (``continue_on_error``) still sees them.
+See docs/generators.md.
 """
 
 from __future__ import annotations

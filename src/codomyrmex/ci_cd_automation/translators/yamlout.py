@@ -1,14 +1,10 @@
 """Deterministic YAML output for generated files.
 
-Generated files are written by one ruamel round-trip dumper configured once: block style,
-two-space indentation with indented sequences, multi-line strings as literal blocks, keys
-in the order the translator built them, and a header comment. ruamel quotes any plain
-string that YAML 1.2 would otherwise read as something else (``a: b``, ``!expr``, ``true``,
-``3.10``), which is what keeps script lines with a colon from turning into mappings.
-GitLab reads its file as YAML 1.1 (Ruby's Psych), where plain ``on``, ``no``, ``y``, ``1:20``
-or ``0777`` are booleans and numbers too; with ``yaml11=True`` every string that a YAML 1.1
-parser would not read back as that string is single-quoted, keys included.
-Same data, same bytes: nothing here depends on time, hashing order or the environment.
+This module owns the one ruamel dumper of generated files: block style, two-space indentation,
+literal blocks for multi-line strings, keys in the order the translator built them, a header
+comment. ruamel quotes what YAML 1.2 would read as something else; with ``yaml11=True`` every
+string a YAML 1.1 parser (GitLab's Psych) would not read back as the same string is
+single-quoted too, keys included. Same data, same bytes.
 """
 
 from __future__ import annotations
