@@ -1,12 +1,6 @@
 """``cicd audit``: how much of a set of native CI files converts, and what stops the rest.
 
-This module owns finding CI files under folders, importing each one, rendering it for both
-providers, classifying it (``full``, ``partial``, ``failed``, or ``skipped`` when it is not a
-CI file) and ranking the rule ids that stop files. Local files another audited GitLab file
-includes are audited as part of it, not alone. Nothing is written; everything is in sorted
-path order, so the report is deterministic.
-
-See docs/importing.md (auditing many files).
+Nothing is written, and everything goes in sorted path order. See docs/importing.md.
 """
 
 from __future__ import annotations

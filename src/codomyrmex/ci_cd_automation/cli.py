@@ -1,13 +1,9 @@
 """The ``cicd`` command: its arguments, which command runs, and the exit code.
 
-This module holds the argument parser, the dispatch to ``commands`` (each imported only when its
-command runs) and the one mapping from exceptions to exit codes, which are part of the interface
-(``EXIT_CODES``, shown by ``--help``): 0 done; 1 the work failed (any other ``CICDError``); 2 bad
-input (``PipelineValidationError``, ``PipelineImportError``, ``UsageError``, argparse's usage
-errors, ``OSError``); 3 any other exception, a bug of ``cicd``; 130 Ctrl-C.
-
-No traceback reaches the user unless ``--debug`` is given: an error is one line on stderr,
-prefixed ``cicd:`` (an invalid pipeline: one line per diagnostic).
+The one mapping from exceptions to exit codes (``EXIT_CODES``, part of the interface): 0 done;
+1 the work failed (any other ``CICDError``); 2 bad input (``PipelineValidationError``,
+``PipelineImportError``, ``UsageError``, argparse errors, ``OSError``); 3 any other exception, a
+bug; 130 Ctrl-C. An error is one line on stderr; a traceback only with ``--debug``.
 """
 
 from __future__ import annotations

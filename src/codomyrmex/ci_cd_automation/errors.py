@@ -1,7 +1,6 @@
 """Every exception the package raises, in one tree.
 
-Configuration problems are ``ValueError`` subclasses, as the API specification asks; everything
-that goes wrong while doing work is a ``CICDError`` (``cli`` maps them to exit codes)::
+Configuration problems are also ``ValueError``::
 
     Exception
     ├── ValueError

@@ -1,10 +1,7 @@
 """``run_pipeline`` of the API specification: run a pipeline locally or on a provider.
 
-``backend="local"`` (the default) runs it here (``local_runner``); ``"github"``/``"gitlab"``
-starts a run of the files already synced and, with ``wait=True``, follows it with conditional
-polls (``backends.watch``); both results have the same keys. Every keyword is explicit; a
-misspelt one, a keyword of the other kind of run and a bad value are ``UsageError``, before
-anything runs or any request is sent. A failed job is data (``"status": "failed"``).
+Both kinds of run return the same keys. A misspelt keyword, one of the other kind of run or a
+bad value is a ``UsageError`` before anything runs or is sent; a failed job is data.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The words the layers share: each literal type that more than one layer speaks, defined once.
 
-A ``Literal`` type here is the whole vocabulary of its kind; the tuple beside it holds the same
-words in display order, derived from the type so the two cannot drift. ``parse_*`` turn user
-text into the type or raise ``UsageError`` naming the allowed words; code that narrows a ``str``
-goes through them, not a ``cast``. The store's CHECK constraints spell their lists out on
-purpose (a migration must not change with this module).
+Each tuple is derived from its type, so the two cannot drift; ``parse_*`` turn user text into
+the type or raise ``UsageError``, instead of a ``cast``. The store's CHECK constraints spell
+their lists out on purpose: a migration must not change with this module.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Pipeline health from the store: ``monitor_pipeline_health`` for local and provider runs.
 
-This module owns reading one run and its pipeline's history back from the store and turning
-them into the health dictionary: ``status``, ``health_score``, ``current_stage``,
-``progress_percentage``, ``metrics`` and ``alerts``. It never calls a provider: it knows what
-the store holds, plus a quota figure the caller may pass. A term with no data scores 1: a
-pipeline is healthy until the store shows otherwise.
-
-See docs/health-score.md.
+It reads only the store, never a provider, and a term with no data scores 1: a pipeline is
+healthy until the store shows otherwise. See docs/health-score.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """What every provider backend shares: plans of file changes, sync results, normalised runs.
 
-A plan compares generated files with what a branch holds at one commit (``Plan.head``).
-``sync`` applies it as one commit and never overwrites a commit it did not plan against (GitHub:
-the parent is exactly ``Plan.head``; GitLab: no planned file changed since, checked by GitLab
-through ``last_commit_id``); when the branch moved it plans again once, then raises
-``SyncConflictError``. It never makes a commit that changes nothing.
-
-Provider vocabulary (trees, refs, actions, merge requests) stays in the provider modules.
-See docs/sync-and-polling.md.
+``sync`` applies a plan as one commit, never over a commit it did not plan against (the branch
+moved: plan again once, then ``SyncConflictError``), and makes no commit when nothing changed.
+Provider vocabulary stays in the provider modules. See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Where tokens and base URLs come from, and how they are kept out of sight.
 
-The environment first, then a config file that must not be readable by group or others. A
-``Credentials`` never shows its token: ``repr`` and ``str`` print ``***``.
+A ``Credentials`` never shows its token: ``repr`` and ``str`` print ``***``.
 See docs/sync-and-polling.md (credentials).
 """
 

@@ -1,18 +1,10 @@
 """Plan, sync and runs on one GitHub repository, through PyGithub.
 
-This module owns every GitHub REST call of the ``Backend`` and ``RunBackend`` protocols, and the
-translation of PyGithub and ``requests`` errors into ``ProviderError`` (one place: ``_api``).
-
-- Every plan read is at ``Plan.head`` (trees and blobs by sha). A generated file's blob sha is
-  computed locally (``blob_sha``), so an unchanged file costs no request.
-- Only the ``force: false`` ref update moves the branch. The tree and commit POSTs are marked
-  repeatable (a duplicate is an unreachable object); the dispatch never is.
-- Repository and ref objects are built unfetched, so request counts do not depend on the
-  client's laziness. Runs go through the client's requester, to see each answer's status and
-  headers (ETag, ``Link``, 304, 302).
-- ``normalise_status`` never says ``success`` unless GitHub did.
-
-See docs/sync-and-polling.md.
+This module owns every GitHub REST call of the ``Backend`` and ``RunBackend`` protocols, and
+turns PyGithub and ``requests`` errors into ``ProviderError`` in one place (``_api``). Only the
+``force: false`` ref update moves a branch; the tree and commit POSTs are repeatable, the
+dispatch never is. Repository and ref objects are built unfetched, so request counts do not
+depend on the client's laziness. See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Plan, sync and runs on one GitLab project, through python-gitlab.
 
-This module owns every GitLab REST call of the ``Backend`` and ``RunBackend`` protocols, and the
-translation of python-gitlab and ``requests`` errors into ``ProviderError`` (one place:
-``_translating``); nothing from python-gitlab leaves it.
-
-- Plan reads are at ``ref=<head sha>``; each file's ``last_commit_id`` is kept, by head and
-  path, for the sync.
-- The commits API cannot name a parent, so the sync makes GitLab refuse a stale plan: the head
-  is read right before the commit, every ``update`` carries ``last_commit_id``, every
-  ``create`` fails on an existing file. These guards make the commit POST safe to repeat; a
-  sync commits at most twice and reads the head at most four times.
-- The pipeline create (``trigger``) and the merge-request branch commit are sent once, never
-  repeated; a lost answer to the latter is settled by reading the new branch.
-- A status missing from ``_STATUSES`` is ``running``: never taken for finished.
-
-See docs/sync-and-polling.md.
+This module owns every GitLab REST call of the ``Backend`` and ``RunBackend`` protocols, and
+turns python-gitlab and ``requests`` errors into ``ProviderError`` in one place
+(``_translating``). The commits API cannot name a parent, so a sync makes GitLab refuse a stale
+plan: the head is read right before the commit, every update carries ``last_commit_id``, every
+create fails on an existing file. Those guards make the commit POST safe to repeat; the
+pipeline create and the merge-request commit are sent once. See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations

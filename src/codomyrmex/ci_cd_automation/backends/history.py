@@ -1,15 +1,8 @@
 """Provider run history into the store: one run at a time, and incremental pulls.
 
-This module owns the conversion of the backends' ``RemoteRun``/``RemoteJob`` into the store's
-``NewRemoteRun``/``NewRemoteJob`` (the store does not import backends), and ``pull_runs``, which
-reads a repository's runs from any ``RunBackend`` into the store against a cursor per
-``(provider, target)``.
-
-- A run is saved as soon as it is read (run and jobs in one transaction); saving again changes
-  nothing, so an interrupted pull loses nothing it read.
-- The cursor moves only after everything listed was saved: listings come newest first.
-
-See docs/sync-and-polling.md (history pulls).
+It converts ``RemoteRun`` into the store's ``NewRemoteRun`` (the store does not import backends).
+A pull saves each run as soon as it is read and moves the cursor only once everything listed is
+saved, so an interrupted pull loses nothing. See docs/sync-and-polling.md.
 """
 
 from __future__ import annotations

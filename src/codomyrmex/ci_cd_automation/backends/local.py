@@ -1,9 +1,7 @@
 """The local runner behind the ``RunBackend`` protocol, so one contract holds for all three.
 
-``trigger`` runs the pipeline here to its end; the other calls read the store and the run
-folder; ``cancel`` signals the process that owns a local run (checked by pid and start time).
-Statuses are the store's, already normalised; a local run has no web page (``url`` None).
-See docs/local-runner.md.
+``trigger`` runs the pipeline here to its end; the other calls read the store and run folder;
+``cancel`` signals the process owning the run (checked by pid and start time).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Opening the provider backends a command names: flags checked, credentials loaded.
 
-This module owns the step from ``--provider``, ``--repo``/``--project``, the base-URL flags and
-the request budget to ready ``Backend`` objects, so the command line and the Python API agree.
-A missing or malformed name is a ``UsageError`` before any credential is read or request sent.
+Shared by the command line and the Python API; a bad name is a ``UsageError`` before any
+credential is read or any request sent.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """How requests reach GitHub and GitLab: retries, rate limits, a request budget, redacted traces.
 
-Both API libraries send through ``requests``, so one ``HTTPAdapter`` subclass (``_Transport``)
-carries the whole policy, mounted on every session they use: python-gitlab takes the session as
-given (its own retries stay idle); PyGithub gets connection classes that mount it, with its
-``GithubRetry`` and its fixed pauses turned off (the pause GitHub asks for between writes is
-kept here instead).
-
-- A POST is repeated after a server error or a timeout only inside ``with repeatable():``.
-- The budget counts every attempt, retries included, and is checked before each one: it is
-  never exceeded (``RateLimitError`` instead).
-- Every wait is told to ``Policy.on_wait`` before it starts and done through ``Policy.sleep``.
-- No credential appears in a trace line or an error message. ``translate_error`` turns what
-  the libraries raise into ``ProviderError``; the backends call it at their boundary.
-
-See docs/sync-and-polling.md (requests).
+One ``HTTPAdapter`` (``_Transport``) carries the policy, mounted on every session of both
+libraries, whose own retries and pauses are off. A POST is repeated after a server error only
+inside ``with repeatable():``; the budget is checked before every attempt, so it is never
+exceeded; every wait goes through ``Policy.on_wait`` and ``Policy.sleep``; no credential
+reaches a trace or a message. See docs/sync-and-polling.md (requests).
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Following a provider run until it ends: the loop behind ``cicd watch`` and
-``run_pipeline(backend=...)``.
+"""Following a provider run until it ends: the loop of ``cicd watch`` and ``run_pipeline``.
 
-This module owns the timing of a watch, nothing of the providers: it calls the backend's
-conditional ``poll_run`` every ``interval`` seconds, reports each change to ``on_change`` as one
-line, and stops when the run has finished or raises ``MonitoringError`` after ``timeout`` (the
-run goes on at the provider). The clock and the sleep are injectable, so tests never wait.
+A conditional ``poll_run`` every ``interval``, one line per change, ``MonitoringError`` after
+``timeout`` (the run goes on). Clock and sleep are injectable, so tests never wait.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""``cicd audit``: how much of the CI files under folders converts, and why not.
-
-The work is ``audit.audit_paths``; this module prints its report, as text or as JSON.
-"""
+"""``cicd audit``: prints the report of ``audit.audit_paths``, as text or as JSON."""
 
 from __future__ import annotations
 

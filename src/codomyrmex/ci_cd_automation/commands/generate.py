@@ -1,8 +1,7 @@
 """``cicd generate`` and ``cicd schema``: the native CI files of a pipeline, and the schema.
 
-``generate`` renders every file before it writes any, so an error never leaves a
-half-written set behind; ``--check`` writes nothing and exits 1 when a file on disk differs
-from what would be generated (or is missing).
+Every file is rendered before any is written, so an error never leaves a half-written set;
+``--check`` writes nothing and exits 1 when a file is missing or differs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """``cicd import`` and ``cicd translate``: native CI files in, through the neutral model.
 
-``import`` writes the neutral pipeline file; its notes (what changed or was kept in an escape
-hatch) go to stderr, one per line. ``translate`` imports and renders for the other provider
-(or the same one) and reports, once each, what did not carry over exactly: import notes and
-rendering losses, jobs named as in the native file.
+``import`` writes the pipeline file, its notes on stderr; ``translate`` renders the import for a
+provider and reports, once each, the notes and losses, jobs named as in the native file.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """``cicd run``: run a pipeline on this machine, from a neutral or a native file.
 
-The work is the local runner's (``local_runner.runner.run_local``); this module turns the
-flags into ``RunOptions``, shows live progress (on stderr with ``--json``, so standard output
-holds the JSON object alone) and prints the summary, the dry-run plan or the JSON result. The
-exit code is 1 when the run failed or was cancelled.
+Flags to ``RunOptions``, live progress (on stderr with ``--json``, so stdout holds the JSON
+alone), then the summary, the plan or the JSON; exit code 1 when the run failed or was cancelled.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The run commands: ``trigger``, ``status``, ``watch``, ``cancel``, ``logs``, ``runs pull``.
 
-This module owns what those commands print and return; the work is the backends'
-(``RunBackend``), the watch loop's (``backends.watch``) and the history's
-(``backends.history``). Every run a command reads is saved to the store (``.cicd/state.db`` of
-the project, or ``--store``), so ``monitor_pipeline_health`` sees remote runs without a
-separate pull. Output is one line per fact; waits for rate limits are announced on stderr by
-the transport's ``on_wait``. ``watch`` exits 1 when the run failed or was cancelled.
+What they print and return; the work is the backends', ``backends.watch``'s and
+``backends.history``'s. Every run a command reads is saved to the store, so health sees remote
+runs without a pull. ``watch`` exits 1 when the run failed or was cancelled.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """What several commands use: exit codes, flag parsing, atomic writes, counted words.
 
-Exit codes are part of the interface (``cli`` maps exceptions to them; commands return them):
-``EXIT_OK`` the work was done; ``EXIT_FAILED`` the work itself failed (a failed run, files out
-of date, a provider error); ``EXIT_BAD_INPUT`` the input was wrong; ``EXIT_INTERNAL`` a bug of
-``cicd``; ``EXIT_INTERRUPTED`` Ctrl-C. Flag values from the user that are wrong raise
-``UsageError``. A file is written whole or not at all: a temporary file beside it, then a rename.
+The exit codes are part of the interface. A wrong flag value raises ``UsageError``. A file is
+written whole or not at all: a temporary file beside it, then a rename.
 """
 
 from __future__ import annotations

@@ -1,9 +1,4 @@
-"""``cicd plan`` and ``cicd sync``: the generated files against a repository's branch.
-
-``plan`` prints, per provider, which files would be created, updated or left unchanged.
-``sync`` commits them as one commit (or on a new branch with a pull/merge request), and
-commits nothing when nothing changed. The work is the backends' (``Backend.plan``/``sync``).
-"""
+"""``cicd plan`` and ``cicd sync``: prints what ``Backend.plan`` and ``sync`` did."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""``cicd validate``: load each pipeline file and print every problem found in it.
-
-Every file is checked even after one fails; the exit code is 2 when any file has a problem.
-"""
+"""``cicd validate``: every problem of each pipeline file; exit code 2 when any has one."""
 
 from __future__ import annotations
 

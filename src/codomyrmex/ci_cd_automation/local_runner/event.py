@@ -1,12 +1,8 @@
 """The simulated event of a local run: what the run pretends to answer.
 
-This module owns ``SimulatedEvent``, built from the command line and the project's git state by
-``simulate``. Every instance is consistent: its constructor checks which of branch, tag and
-base the event may have, and the names against git's ref-name rules. ``changed`` is ``None``
-when git cannot say, and path filters then hold. What triggers and ``when`` filters make of
-the event is ``model.conditions``'s to say; the runner only supplies the facts.
-
-See docs/patterns-and-conditions.md (the simulated event of a local run).
+``SimulatedEvent`` is consistent by construction (branch, tag and base as the event allows,
+names as git allows); ``simulate`` builds it from the flags and git. What triggers and ``when``
+make of it is ``model.conditions``'s. See docs/patterns-and-conditions.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
 """Executes one job instance on this machine: attempts, workspace, steps, outputs, artifacts.
 
-This module owns what happens between "the scheduler starts a job" and "the job ended": a fresh
-workspace per attempt with artifacts and cache restored, the steps (``run`` steps through
-``process.ScriptProcess``, the other kinds natively), outputs, artifacts and the cache saved,
-and every attempt recorded in the store when it starts and when it ends.
-
-- Templates never reach script text: ``translators.shell.rewrite_for_shell`` turns each into
-  ``${VAR}`` and the value goes into the environment.
-- A job sees only ``PASSTHROUGH`` of the caller's environment; a secret reaches it only when
-  the job declares it or a template of the job names it, and every secret value is masked.
-- The legs of a matrix job merge their outputs in declaration order (the last leg that sets a
-  name wins), whichever leg ends last.
-- A failing job is data (the outcome ``failed``); exceptions leave only when the runner itself
-  cannot go on (the store refuses a write, the log cannot be written).
-
-See docs/local-runner.md.
+This module owns what happens between "the scheduler starts a job" and "the job ended". A job
+sees only ``PASSTHROUGH`` of the caller's environment, a secret only when it declares it or a
+template names it, and templates as ``${VAR}`` only (``rewrite_for_shell``). Matrix legs merge
+their outputs in declaration order, the last leg that sets a name winning. A failing job is
+data; exceptions are for when the runner cannot go on. See docs/local-runner.md.
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """Running git for the local runner: one hermetic way to ask a repository something.
 
-Every git call of the runner goes through ``run_git``, so all share these rules:
-
-- no prompt (``GIT_TERMINAL_PROMPT=0``) and stdin closed: a run never waits for a password;
-- no optional locks (``GIT_OPTIONAL_LOCKS=0``): the runner never blocks the user's own git;
-- the C locale, so messages the callers test for read the same everywhere;
-- none of the caller's ``GIT_DIR``-style variables (hooks export them), which would point git
-  at another repository than the folder asked about.
-
-``run_git`` raises what ``subprocess`` raises; ``git_output`` turns every failure into ``None``
-for callers to whom "git cannot say" is an answer.
+Every call goes through ``run_git``: no prompt, stdin closed, no optional locks (the user's git is
+never blocked), the C locale (messages read the same), none of the caller's ``GIT_DIR``-style
+variables (they would point git elsewhere). ``git_output`` turns every failure into ``None``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
 """Secret masking of log output, one-shot or streamed in arbitrary chunks.
 
-This module owns what counts as a secret in text (each value stripped, and each line of a
-multi-line value; nothing shorter than ``MIN_SECRET_LENGTH``) and how it is hidden: the
-characters every occurrence covers, overlapping ones included, become ``***`` run by run.
-
-- It works on ``str``: callers decode first, so a secret is found whatever bytes carried it.
-- Streaming equals one-shot: ``MaskingStream`` fed in any chunking, then closed, yields exactly
-  ``SecretMasker.mask`` of the whole text. It holds back only a possible start of a value at
-  the end of what it has seen (at most ``len(longest value) - 1`` characters).
-- The output holds no registered value, provided no value contains ``*``.
-
-See docs/local-runner.md (secret masking).
+Every occurrence of every value, overlapping ones included, is hidden; each run of covered
+characters becomes one ``***``. ``MaskingStream`` in any chunking, then closed, yields exactly
+``SecretMasker.mask`` of the whole text. See docs/local-runner.md (secret masking).
 """
 
 from __future__ import annotations

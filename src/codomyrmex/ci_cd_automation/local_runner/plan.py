@@ -1,12 +1,7 @@
 """What a local run consists of: the job instances of a pipeline for one simulated event.
 
-This module owns the step from the model to the scheduler's input, with no side effect: matrix
-expansion, each instance's dependencies (every instance of each job its job directly depends
-on), the ``when`` filters (an instance they leave out is ``excluded`` with the reason),
-``--only``, and the check of manual inputs and ``--var`` values before anything runs. Instance
-ids are the job name, or ``name.N`` for matrix legs (N from 1, in expansion order).
-
-See docs/local-runner.md (one run, start to end).
+Matrix expansion, instance dependencies, ``when`` exclusions, ``--only`` and the check of inputs,
+with no side effect, before anything runs. Ids are the job name, or ``name.N`` for matrix legs.
 """
 
 from __future__ import annotations

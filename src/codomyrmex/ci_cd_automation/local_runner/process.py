@@ -1,18 +1,10 @@
 """Run one shell script as a child process: own process group, timeout, cancel, masked log.
 
-This module owns the life of one child and everything it starts. The child is ``DEFAULT_SHELL``
-in a new session, so it leads its own process group and a terminal's Ctrl-C does not reach it.
-
-- On timeout or cancel the whole group gets SIGTERM, then SIGKILL after ``grace`` seconds.
-  What the shell left in the background is stopped the same way when it exits, unless
-  ``keep_background`` (then by ``stop_background``, at the job's end).
-- stdout and stderr share one pipe, drained continuously by a reader thread; bytes are decoded
-  incrementally as UTF-8 (``errors="replace"``), masked by a ``MaskingStream``, appended to the
-  log as they arrive and handed to ``on_line`` one line at a time, without its line ending.
-- A failing script is data (``ProcessResult``). An exception (the shell cannot start,
-  ``on_line`` or the log write raised) kills the group and is re-raised from ``wait``.
-
-See docs/local-runner.md (timeouts and cancellation).
+This module owns the life of one child and all it starts: ``DEFAULT_SHELL`` in a new session;
+the group stopped (SIGTERM, SIGKILL after ``grace``) on timeout, cancel, or the shell's exit
+unless ``keep_background``; one pipe drained by a reader thread, decoded, masked and logged as
+it arrives. A failing script is data (``ProcessResult``); an exception kills the group and is
+re-raised from ``wait``. See docs/local-runner.md (timeouts and cancellation).
 """
 
 from __future__ import annotations

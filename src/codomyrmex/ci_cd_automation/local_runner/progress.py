@@ -1,10 +1,7 @@
 """What a person sees of a local run: live progress, the dry-run plan, the summary table.
 
-This module owns text only: it reads the runner's events (``runner.RunObserver``) and its typed
-result and never changes them. Off a terminal it writes one line per job start and end; on a
-terminal it also redraws one status line from a ticker thread, under a lock shared with the
-event lines. No secret value reaches it: labels and reasons hold names, and the runner masks
-the result before it is formatted.
+Text only, read from the runner's events and result, never changing them; the status line is
+redrawn on a terminal only. No secret value reaches it. See docs/local-runner.md.
 """
 
 from __future__ import annotations

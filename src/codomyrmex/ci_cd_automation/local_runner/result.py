@@ -1,9 +1,6 @@
-"""What a run came to: the typed result of a local run and of a provider run.
+"""What a run came to: the typed, frozen result of a local run and of a provider run.
 
-``RunResult`` and its parts are frozen and read through their fields inside the package.
-``as_dict`` is the one definition of the public dictionary (``run_pipeline``'s return value,
-``cicd run --json``), keys in order. ``reports`` is a ``LocalReport`` or a ``RemoteReport``;
-``RunResult`` is generic in it. A status is a ``RunStatus``, or ``planned`` in a dry run.
+``as_dict`` is the one definition of the public dictionary (``run_pipeline``, ``--json``).
 """
 
 from __future__ import annotations

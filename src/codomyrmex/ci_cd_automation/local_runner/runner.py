@@ -1,16 +1,8 @@
 """One local run from start to end: plan, store, scheduler, executor, signals, the result.
 
-This module owns the life of a run of ``cicd run`` / ``run_pipeline``: the project folder and
-the simulated event, the plan (a dry run stops there and writes nothing), the run's records in
-the store, the run folder, the secrets, SIGINT/SIGTERM (when called from the main thread) and
-the timeout, and the ``result.RunResult``, every text in it masked.
-
-- The run is in the store before any job starts; a run that cannot go on is closed with
-  ``Store.mark_interrupted``, so the record stays consistent.
-- The pipeline fails when an instance failed without ``allow_failure``; a pipeline whose
-  triggers do not start for the event runs nothing and is ``skipped``.
-
-See docs/local-runner.md.
+The run is in the store before any job starts, and a run that cannot go on is closed by
+``Store.mark_interrupted``; a dry run writes nothing; signals are handled only from the main
+thread; every text of the ``RunResult`` is masked. See docs/local-runner.md.
 """
 
 from __future__ import annotations
@@ -124,7 +116,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 def run_local(
     pipeline: Pipeline, options: RunOptions, observer: RunObserver | None = None
 ) -> RunResult[LocalReport]:
-    """Run ``pipeline`` on this machine; see the module docstring.
+    """Run ``pipeline`` on this machine; see docs/local-runner.md.
 
     Raises:
         UsageError: bad input (an unknown job, input or variable, a bad env file or event).

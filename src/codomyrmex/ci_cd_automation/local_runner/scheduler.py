@@ -1,22 +1,11 @@
 """The DAG scheduler of the local runner: which job instance starts when, and its final status.
 
-This module owns the order of a run, not what a job does: the caller hands in ``Instance``
-objects and ``run(instance) -> "success" | "failed"``, which ``Scheduler`` calls from a pool of
-worker threads. ``plan`` answers the same questions without running anything (``--dry-run``);
-both keep their books in ``_Book``, so with one worker the plan's order is the real one.
-
-- Only the thread in ``Scheduler.run`` touches the book and calls ``on_event`` and ``stop``, so
-  events are serialised: ``("started", "running")`` before ``run`` is called and
-  ``("finished", <status>)`` after; skipped and never-started instances get ``finished`` only.
-- ``cancel`` only sets a flag and posts to a queue: it never blocks and is safe in a signal
-  handler. Once it returned no ``run`` call begins; the instances still running are recorded
-  ``cancelled`` whatever they return. ``stop`` must be sticky: it may come just before ``run``
-  begins, or for an instance whose ``run`` is never called.
-- A failed job is data. When the scheduler cannot go on (a bad graph, ``run`` raising or
-  returning something else, ``on_event`` raising, ``KeyboardInterrupt``) it stops the running
-  instances, waits for them and re-raises, without further events.
-
-See docs/local-runner.md, and docs/patterns-and-conditions.md for the ``when.status`` rules.
+This module owns the order of a run, not what a job does: ``Scheduler`` calls the caller's
+``run(instance)`` from a pool of worker threads, and ``plan`` replays the same book (``_Book``)
+with one worker for ``--dry-run``, so the two agree. Only the thread in ``Scheduler.run``
+touches the book and calls ``on_event`` and ``stop``. A failed job is data; an exception stops
+the running instances, waits for them and is re-raised without further events.
+See docs/local-runner.md and docs/patterns-and-conditions.md (``when.status``).
 """
 
 from __future__ import annotations
@@ -143,8 +132,12 @@ class Scheduler:
             instances: the job instances, in declaration order (the tie-break among ready ones).
             run: executes one instance and returns its outcome; called from worker threads.
             workers: the most instances running at once.
-            stop: asks a running instance to stop; called on cancellation.
-            on_event: receives ``(instance, event, status)``, see the module docstring.
+            stop: asks a running instance to stop; called on cancellation. Make it sticky (set
+                an event that ``run`` checks): it may come just before ``run`` begins, or for
+                an instance whose ``run`` is never called.
+            on_event: receives ``(instance, event, status)`` in order: ``("started",
+                "running")`` before ``run`` is called, ``("finished", <final status>)`` after;
+                skipped and never-started instances get ``finished`` only.
 
         Raises:
             ValueError: duplicate ids, an unknown dependency, a cycle, or ``workers < 1``.
@@ -167,7 +160,11 @@ class Scheduler:
         return dict(self._book.reasons)
 
     def cancel(self) -> None:
-        """Start no new instance; stop the running ones. Never blocks; safe in a signal handler."""
+        """Start no new instance; stop the running ones. Never blocks; safe in a signal handler.
+
+        Once it returned no ``run`` call begins, and the instances still running are recorded
+        ``cancelled`` whatever they return.
+        """
         self._cancel.set()
         self._inbox.put(_CANCEL)
 

@@ -1,19 +1,10 @@
 """Artifacts and cache as plain folders, and the ``hash()`` of files for cache keys.
 
-This module owns what may cross from one job's workspace to another: ``collect`` copies what a
-job's artifact paths match out of its workspace, ``restore`` lays such a tree over a dependent's
-workspace (the tree wins every clash), ``CacheStore`` keeps cache entries across runs and
-``hash_files`` computes ``hash(glob)``. Its patterns are shell-like globs, not the filter
-patterns of ``model.patterns``.
-
-- No pattern reaches outside the workspace, and no symlink is followed when matching, copying
-  or restoring; nothing is written through a symlink already in the workspace.
-- A cache entry is the folder ``entry_name(key)`` with ``meta.json`` (the real key) and
-  ``files/``; names starting with ``.`` are the store's own (builds, ``.locks``). ``save``
-  renames a finished build in under an exclusive ``flock`` of the key, ``restore`` copies under
-  a shared one, so a reader sees a whole entry or none.
-
-See docs/local-runner.md (artifacts and cache).
+This module owns what crosses from one job's workspace to another (``collect``, ``restore``,
+``CacheStore``). No pattern reaches outside the workspace; no symlink is followed or written
+through. A cache entry is the folder ``entry_name(key)`` with ``meta.json`` and ``files/``
+(names starting with ``.`` are the store's own), renamed in under an exclusive ``flock`` and
+read under a shared one. See docs/local-runner.md (artifacts and cache).
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
 """Job workspaces: the repository's tracked files, copied once per run and cloned per job.
 
-This module owns what a job starts from: ``tracked_files`` (git's view when there is a
-repository), ``Snapshot.take`` (one copy per run, with a shallow ``.git`` of its own) and
-``Snapshot.clone_into`` (a copy per job instance).
-
-- A workspace never shares storage with the checkout or the snapshot: every file is a new
-  inode, a reflink at best (``FICLONE``), never a hard link. ``.cicd/`` and the project's
-  ``.git`` are never copied.
-- A file is copied by ``FICLONE``, else ``os.copy_file_range``, else read and write; a method a
-  pair of filesystems refuses is not tried again for that pair in this process.
-- git runs once per run (``git ls-files``, the clone of the snapshot's ``.git``), never per job.
-
-See docs/local-runner.md (workspaces and git in jobs).
+A workspace never shares an inode with the checkout or the snapshot (a reflink at best, never a
+hard link); ``.cicd/`` and the project's ``.git`` are never copied (the snapshot gets a shallow
+``.git`` of its own). git runs once per run, never per job. See docs/local-runner.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Whether a pipeline's triggers start it for an event, and whether a job's ``when`` admits it.
 
-This module owns the meaning of ``config.triggers`` and of a job's ``when`` filters (all but
-``status``, which the scheduler applies), written once: the local runner asks it about its
-simulated event, the GitLab importer's exactness check about every scenario it imagines, and
-the generators' output is tested against it. Answers are ``None`` for "yes", else one line
-saying why not. Where GitHub and GitLab differ, GitHub's documented behaviour is kept.
-
-See docs/patterns-and-conditions.md.
+The one meaning of triggers and ``when`` (but ``status``: the scheduler's), for the runner, the
+GitLab importer's exactness check and the generators' tests. An answer is ``None`` for "yes",
+else one line saying why not. See docs/patterns-and-conditions.md.
 """
 
 from __future__ import annotations

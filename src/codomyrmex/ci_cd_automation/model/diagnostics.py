@@ -1,11 +1,7 @@
 """Diagnostics: one positioned, rule-tagged message about a pipeline.
 
-A diagnostic is data (a ``model.notes.Note`` with hints); the loader, the pydantic adapter and
-the rules produce them, and only ``format`` decides how they read. A rule says what is wrong
-and where in the model; ``at_key`` (the key, not its value) and ``offset`` (a character of the
-string value) refine where in the file, and ``model.source`` turns that into line and column.
-
-See docs/model.md (diagnostics).
+A diagnostic is data (a ``Note`` with the hints ``at_key`` and ``offset``); only ``format``
+decides how it reads. See docs/model.md (diagnostics).
 """
 
 from __future__ import annotations

@@ -1,10 +1,4 @@
-"""Durations, read and written in one place.
-
-This module owns turning a duration into seconds (``parse_duration``: the neutral ``30m``/``7d``
-form, GitLab's ``1h 30m`` or ``3 days``, ``--since 30d``) and seconds back into each form a file
-needs (``compact``, ``gitlab_duration``, ``gitlab_words``). In the compact form ``m`` is
-minutes, as in GitLab.
-"""
+"""Durations read and written in one place: neutral ``7d``, GitLab's ``1h 30m``, ``--since``."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
 """The job dependency graph of a pipeline, and each job's effective settings.
 
-This module owns dependencies (stage ``dependencies`` and job ``needs``; stage order alone
-creates none) and inheritance (stage, then ``config.defaults``). Translators and runners read
-these resolved values, never the raw inheritance chain, so the rules are written once. Names
-are assumed checked (``model.rules``): unknown ones are ignored, not raised on.
-
-See docs/model.md.
+Translators and runners read these resolved values, never the raw inheritance chain. Names are
+assumed checked (``model.rules``): unknown ones are ignored. See docs/model.md.
 """
 
 from __future__ import annotations

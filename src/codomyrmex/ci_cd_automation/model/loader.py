@@ -1,13 +1,8 @@
 """Reading pipeline files and data into a validated ``Pipeline``.
 
-Everything from the outside world passes here once: strict UTF-8 with a size bound, the YAML
-through ``model.yaml_reader`` (strictly: no duplicate keys, no tags but YAML's plain types, no
-non-scalar keys), the pydantic models, the rules of ``model.rules``, then ``float-version``.
-Mapping keys are always the string written (``1:`` is the key ``"1"``).
-
-The caller gets either a ``Pipeline`` or one ``PipelineValidationError`` holding every problem
-as a positioned ``Diagnostic``, sorted; no ruamel or pydantic exception escapes this module.
-See docs/model.md (reading a file).
+Everything from outside passes here once; the caller gets a ``Pipeline`` or one
+``PipelineValidationError`` with every problem, positioned and sorted. No ruamel or pydantic
+exception escapes. See docs/model.md (reading a file).
 """
 
 from __future__ import annotations

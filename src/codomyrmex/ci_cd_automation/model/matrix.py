@@ -1,8 +1,4 @@
-"""Matrix expansion with GitHub's ``include``/``exclude`` semantics.
-
-The neutral matrix means what a GitHub ``strategy.matrix`` means, the richest of the targets:
-the other targets are derived from it. See docs/model.md (matrices).
-"""
+"""Matrix expansion with GitHub's ``include``/``exclude`` semantics. See docs/model.md."""
 
 from __future__ import annotations
 

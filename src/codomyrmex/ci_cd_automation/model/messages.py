@@ -1,9 +1,6 @@
-"""Pydantic's validation errors, rewritten as the project's diagnostics.
+"""Pydantic's validation errors as diagnostics: one per error (one per value for a union).
 
-Each error becomes one ``Diagnostic``: the path cut back to parts that exist in the input data
-(so it maps to a line and column), found versus expected in the project's words, a "did you
-mean" for unknown keys, a rule id chosen from the error type. Errors of the members of one
-union on one value become one diagnostic listing every accepted type.
+Paths are cut back to the input data; the rule id comes from the error type.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Notes: what the package says about one place of a pipeline or a native file.
+"""Notes: the one shape of a remark about one place of a pipeline or a native file.
 
-This module owns the one shape of every such remark and the one way its path is written: a
-``Note`` has the place (``path``, a tuple of keys and indices; ``file``, ``line``, ``column``
-once looked up), the ``message``, the stable ``rule`` id, and two facts callers read instead of
-parsing words: ``renamed_to`` and ``kept_verbatim``. ``Diagnostic``, ``Loss`` and
-``ImportNote`` are notes with a little more.
+``Diagnostic``, ``Loss`` and ``ImportNote`` are notes with a little more.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """The neutral glob language of branch, tag and path filters, written once.
 
-This module owns what a filter pattern matches (``ref_matches``, ``path_matches``), the regular
-expression that says the same (``glob_regex``, written into GitLab ``rules:if``) and the way
-back from such an expression to its glob (``regex_glob``, for the GitLab importer). The runner,
-both generators and both importers use these functions and nothing else, so they cannot
-disagree. The language is the part of GitHub's filter patterns both providers can express.
-
-See docs/patterns-and-conditions.md (patterns).
+What a pattern matches, its regular expression (``glob_regex``, for GitLab ``rules:if``) and the
+way back (``regex_glob``): runner, generators and importers use nothing else, so they cannot
+disagree. See docs/patterns-and-conditions.md.
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """The backend-neutral pipeline model: the pydantic classes of a pipeline file.
 
-These models are the public contract of a pipeline file. Invariants kept here:
-
-- every model is frozen and forbids unknown keys (``StrictModel``); the only open mappings are
-  the provider escape hatches, ``with:`` inputs and matrix axes; sequences are tuples;
-- the step union is discriminated by the kind key a step carries;
-- only structural checks live here; those that need the whole pipeline live in ``model.rules``,
-  each with its rule id. Custom errors use ``PydanticCustomError`` with the rule id as the error
-  type, so ``model.loader`` prints them with their rule.
-
-See docs/model.md.
+Every model is frozen and forbids unknown keys (``StrictModel``); steps are a union
+discriminated by their kind key. Only structural checks live here, the rest in ``model.rules``;
+custom errors are ``PydanticCustomError`` with the rule id as type. See docs/model.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,15 @@
-"""Semantic validation rules: the checks that need the whole pipeline.
+"""Semantic validation rules: the checks that need the whole pipeline, after the structural ones.
 
-One function per rule family, each yielding ``Diagnostic`` objects with model paths only
-(``model.loader`` attaches positions) and a stable kebab-case rule id, never renamed: docs and
-tests quote them. Rules run after the structural (pydantic) validation succeeded, so they can
-rely on types.
-
-Rule ids of this module: ``duplicate-stage``, ``duplicate-job``, ``duplicate-service-alias``,
-``empty-stage``, ``stage-dependencies``, ``job-needs``, ``stage-cycle``, ``job-cycle``,
-``duplicate-step-id``, ``template-syntax``, ``template-context``, ``secret-undeclared``,
-``secret-outside-env``, ``reserved-name``, ``variable-collision``, ``matrix-exclude``,
-``output-source``, ``artifact-job``, ``when-variables``, ``when-status``, ``when-negation``,
-``no-triggers``, ``permission-level``. From ``model.messages``: ``unknown-key``,
-``missing-key``, ``wrong-type``, ``invalid-value``, ``invalid-name``, ``step-kind``. From
-``model.loader`` and ``model.yaml_reader``: ``file-read``, ``file-size``, ``yaml-encoding``,
-``yaml-syntax``, ``yaml-duplicate-key``, ``yaml-alias-bomb``, ``yaml-tag``, ``float-version``.
-
-See docs/model.md (diagnostics).
+One function per rule family, yielding diagnostics with model paths and stable rule ids, never
+renamed. Here: ``duplicate-stage``, ``duplicate-job``, ``duplicate-service-alias``, ``empty-stage``,
+``stage-dependencies``, ``job-needs``, ``stage-cycle``, ``job-cycle``, ``duplicate-step-id``,
+``template-syntax``, ``template-context``, ``secret-undeclared``, ``secret-outside-env``,
+``reserved-name``, ``variable-collision``, ``matrix-exclude``, ``output-source``, ``artifact-job``,
+``when-variables``, ``when-status``, ``when-negation``, ``no-triggers``, ``permission-level``.
+Elsewhere: ``unknown-key``, ``missing-key``, ``wrong-type``, ``invalid-value``, ``invalid-name``,
+``step-kind`` (``model.messages``); ``file-read``, ``file-size``, ``yaml-encoding``,
+``yaml-syntax``, ``yaml-duplicate-key``, ``yaml-alias-bomb``, ``yaml-tag``, ``float-version``
+(the loader and ``model.yaml_reader``). See docs/model.md (diagnostics).
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""The JSON Schema of pipeline files, derived from the pydantic models.
+"""The JSON Schema of pipeline files, derived from the pydantic models, never hand-written.
 
-Generated, never hand-written, so it cannot drift from what the loader accepts. This module adds
-what pydantic's schema leaves open, so that the schema agrees with ``cicd validate`` on every
-file's structure: mappings keyed by names (``variables``, ``env``, ``outputs``...) and matrix
-axes refuse other keys, and an empty ``checkout:`` is a checkout with default options.
-
-See docs/model.md (the JSON Schema).
+It closes what pydantic's schema leaves open, so it agrees with ``cicd validate`` on every
+file's structure. See docs/model.md (the JSON Schema).
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Source positions: from a model path back to the line and column in the YAML file.
 
-A ``SourceMap`` walks the loader's round-trip tree on demand, so positions cost nothing until a
-diagnostic asks for one. Path segments not in the file (union tags, defaults) are skipped: the
-position falls back to the nearest enclosing node. A position inside a string (the ``${{`` of a
-template) is computed only for single-line plain and quoted scalars and literal blocks, and
-checked against the text; anything else falls back to the start of the value.
+A segment not in the file falls back to the nearest enclosing node; a position inside a string
+is given only where it can be checked against the text. See docs/model.md (diagnostics).
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Neutral templates: ``${{ ctx.name }}`` references and the ``hash(glob)`` function.
 
-This module owns the template language: parsing, the known contexts (``CONTEXTS``) and the
-``ci`` facts (``CI_FACTS``). It is deliberately small, a dotted reference into a known context
-or ``hash`` of quoted globs, so that every translator maps every template exactly and the
-GitHub translator can move each one out of shell scripts into ``env:``.
-
-See docs/model.md (templates).
+Deliberately small (``CONTEXTS``, ``CI_FACTS``), so that every translator maps every template
+exactly. See docs/model.md (templates).
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """The one way YAML text from outside comes in: bounded, positioned, never a traceback.
 
-This module owns reading YAML for every entry point (pipeline files, GitHub workflows, GitLab
-CI files and their includes, provider detection, the audit). Before ruamel builds anything,
-``scan`` walks the parser's events and refuses what would exhaust memory or the stack (depth,
-self-referencing aliases, alias expansion past its bounds), and reports for readers that refuse
-them duplicate keys, non-plain tags and non-scalar keys. Every failure, parse errors included,
-is a ``YamlReadError`` carrying a positioned ``Diagnostic``; no ruamel exception escapes.
-``to_plain`` turns ruamel's round-trip tree into plain Python values.
+``scan`` walks the parser's events before ruamel builds anything and refuses what would exhaust
+memory or the stack. Every failure is a ``YamlReadError`` with a positioned ``Diagnostic``.
 """
 
 from __future__ import annotations

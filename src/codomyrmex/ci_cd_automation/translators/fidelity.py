@@ -1,8 +1,7 @@
 """The fidelity report: what a translation could not carry over exactly.
 
-Every translator returns, beside its files, one ``Loss`` per construct with no exact equivalent
-on its target. A loss is not an error, except the limits a target enforces when it reads the
-file (``matrix-size``, ``stage-order``), which the user has to fix. See docs/generators.md.
+A ``Loss`` is not an error, except the limits a target enforces when it reads the file
+(``matrix-size``, ``stage-order``). See docs/generators.md.
 """
 
 from __future__ import annotations

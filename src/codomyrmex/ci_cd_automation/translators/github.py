@@ -1,13 +1,8 @@
 """Neutral pipeline -> GitHub Actions workflow (``.github/workflows/<name>.yml``).
 
-This module owns every guarantee of a generated workflow: no template written into a ``run:``
-script (``shell.rewrite_script``; values pass through ``env:``), secrets only in the ``env:``
-of the job or step that declares them, actions pinned from ``pins``, least-privilege
-``permissions``, explicit status conditions (``!cancelled()`` plus ``needs.<job>.result``
-tests where GitHub's ``success()``/``failure()`` would look at the wrong jobs), matrix axes and
-manual inputs exported as on GitLab, POSIX shells, tar-archived artifacts.
-
-See docs/generators.md.
+Every guarantee of a generated workflow is kept here: no template inside a ``run:`` script,
+secrets only in the ``env:`` that declares them, pinned actions, least privilege, explicit
+status conditions, POSIX shells. See docs/generators.md.
 """
 
 from __future__ import annotations

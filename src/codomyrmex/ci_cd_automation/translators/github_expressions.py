@@ -1,12 +1,8 @@
 """GitHub ``${{ }}`` expressions -> neutral templates, for the workflow importer.
 
-This module owns the translation of one imported value's expressions, of a job's ``if:``, and
-of GitHub's runner variables in scripts. Only forms with an exact neutral template are
-translated; anything else raises ``Untranslatable`` and the importer keeps the field holding it
-verbatim in an escape hatch. A value kept for GitHub (``native``) has renamed matrix axes and
-job ids written anew, so it still means the same in the generated workflow.
-
-See docs/importing.md (GitHub workflows).
+Only forms with an exact neutral template are translated; anything else raises
+``Untranslatable`` and its field stays verbatim in a hatch, rewritten (``native``) for renamed
+axes and jobs. See docs/importing.md (GitHub workflows).
 """
 
 from __future__ import annotations

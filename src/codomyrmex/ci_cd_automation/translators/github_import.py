@@ -1,17 +1,8 @@
 """Native GitHub Actions workflow -> neutral pipeline file data.
 
-This module owns reading one workflow (``model.yaml_reader``: aliases resolved, every node
-positioned) into the plain data of a neutral pipeline file plus notes: triggers, workflow env
-and keys, jobs and their fields, and the repair loop. Expressions are ``github_expressions``'s,
-steps ``github_steps``'s; runner labels and events are ``github_words``' tables read inverted.
-
-- Nothing is dropped silently: what has no neutral form goes, as small as possible, into the
-  escape hatch the GitHub generator deep-merges back, with a ``Note``.
-- The result validates: a part a rule refuses moves to its hatch and the data is rebuilt. When
-  no valid form remains, one ``PipelineImportError`` is raised; no ruamel or pydantic
-  exception escapes.
-
-See docs/importing.md (GitHub workflows).
+Triggers, workflow keys, jobs and the repair loop (a part a rule refuses moves to its hatch and
+the data is rebuilt); expressions are ``github_expressions``'s, steps ``github_steps``'s.
+Nothing is dropped silently; only ``PipelineImportError`` escapes. See docs/importing.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """One GitHub Actions step -> its neutral fields plus its own ``github:`` hatch.
 
-This module owns the translation of one step that GitHub accepts (the importer checks that) and
-the ``defaults.run`` settings its run steps inherit. As little as possible goes to the step's
-hatch: one key, one ``env``/``with`` entry. A step ``if:`` always goes there (the model has no
-step condition, by design), and so does a part whose neutral form validation refused
-(``forced``, from the importer's repair loop), with the rule's message as the reason.
-
-See docs/importing.md (GitHub workflows).
+As little as possible goes to the hatch (one key, one ``env``/``with`` entry); a step ``if:``
+always does, as does a part validation refused (``forced``). See docs/importing.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The neutral words and their GitHub Actions spelling, shared by the generator and the importer.
 
-One table per vocabulary, in the generator's direction (neutral -> GitHub); the importer
-inverts them, so a word added here is generated and read back alike. Kept apart from
-``github.py`` so that importing a workflow does not load the generator.
+Written neutral -> GitHub; the importer inverts them. Apart from ``github.py``, so that importing
+a workflow does not load the generator.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Neutral pipeline -> GitLab CI (``.gitlab-ci.yml``).
 
-This module owns how the neutral semantics are kept on GitLab: explicit ``needs:`` on every job
-(the DAG decides, ``stages:`` only orders), conditions inherited from conditional upstream jobs
-(GitLab refuses a ``needs`` on a job its ``rules`` left out), templates read as ``${VAR}`` with
-the ``CICD_*`` prelude in ``default:before_script``, outputs as a dotenv report, YAML 1.1
-quoting, ``retry``, ``timeout`` and secrets as project CI/CD variables, never in the file.
-
-See docs/generators.md.
+The neutral semantics held on GitLab: explicit ``needs:`` (the DAG decides), conditions
+inherited from conditional upstream jobs, templates as ``${VAR}`` with the ``CICD_*`` prelude,
+YAML 1.1 quoting, no secret in the file. See docs/generators.md.
 """
 
 from __future__ import annotations

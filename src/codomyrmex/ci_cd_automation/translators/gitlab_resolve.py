@@ -1,13 +1,8 @@
 """GitLab CI YAML in, one flat document out: the first pass of the GitLab importer.
 
-This module owns reading ``.gitlab-ci.yml`` the way GitLab does before any keyword is
-interpreted: anchors and merge keys, local ``include:`` files merged under the including file,
-``extends`` with GitLab's deep merge, then ``!reference`` tags (``Reference``) resolved against
-the extended document. Includes that cannot be read offline are kept for GitLab
-(``hatch["include"]``) with a note. GitLab's limits hold (100 nested includes, 11 levels of
-``extends``, 10 of ``!reference``); every failure is a ``PipelineImportError`` naming the file.
-
-See docs/importing.md (GitLab CI files).
+Anchors, local ``include``, ``extends``, then ``!reference``, as GitLab reads them and within its
+limits; includes that cannot be read offline stay in ``hatch["include"]``. Every failure is a
+``PipelineImportError`` naming the file. See docs/importing.md (GitLab CI files).
 """
 
 from __future__ import annotations

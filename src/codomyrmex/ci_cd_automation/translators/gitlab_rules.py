@@ -1,12 +1,7 @@
 """GitLab's ``rules:if`` language: parse, evaluate, and fold into neutral conditions.
 
-This module owns reading ``rules`` (and ``only``/``except``, as the rules they mean) and
-deciding whether they say exactly what a neutral ``when`` (a job) or ``triggers``
-(``workflow:rules``) say. A fold is accepted only when it is exact: the native rules and the
-neutral form agree in every scenario of a finite set that covers every literal the rules
-compare against plus one value they do not name.
-
-See docs/importing.md (GitLab ``rules`` and exact folding).
+A fold is accepted only when exact: the native and neutral forms agree in every scenario of a
+finite set that decides them. See docs/importing.md (GitLab ``rules`` and exact folding).
 """
 
 from __future__ import annotations

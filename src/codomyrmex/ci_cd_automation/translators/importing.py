@@ -1,13 +1,8 @@
 """The one way in for native CI files: provider detection, import, notes with positions.
 
-This module owns turning a native file (path or text) into a validated neutral ``Pipeline``
-plus an ``ImportNote`` for every construct that did not carry over exactly, whichever provider
-wrote it (the readers, ``github_import`` and ``gitlab_import``, do the provider work): provider
-detection, note positions looked up in the original text, and ``dump_neutral``, the pipeline
-file with the notes in its header. Every input that cannot become a pipeline is one
-``PipelineImportError`` with a one-line message; no reader, YAML or pydantic exception escapes.
-
-See docs/importing.md.
+Whichever provider wrote the file, the result is a validated ``Pipeline`` plus positioned
+``ImportNote`` objects, or one ``PipelineImportError``; no reader, YAML or pydantic exception
+escapes. ``dump_neutral`` writes the pipeline file. See docs/importing.md.
 """
 
 from __future__ import annotations

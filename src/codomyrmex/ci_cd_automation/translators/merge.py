@@ -1,8 +1,6 @@
-"""The one deep merge every translator uses.
+"""The one deep merge (hatches, ``extends``, ``include``): mappings merge, the rest is replaced.
 
-Escape hatches merged into generated documents, and GitLab's ``extends`` and ``include``, follow
-one rule: mappings merge key by key, anything else replaces. Replaced values are copied, so a
-merged document never shares mutable parts with its inputs.
+Replaced values are copied, so a merged document never shares mutable parts with its inputs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The GitHub actions the generator emits, pinned to full commit SHAs.
 
-Every action the GitHub translator writes comes from this table, as ``owner/repo@<sha> # <tag>``.
-The SHAs are the commits the tags pointed at when they were recorded here (cross-checked against
-pinned uses in public workflows); change them only together with their tag.
-See docs/generators.md (supply chain).
+The SHAs are the commits the tags pointed at when recorded (cross-checked against pinned uses in
+public workflows); change them only together with their tag. See docs/generators.md.
 """
 
 from __future__ import annotations

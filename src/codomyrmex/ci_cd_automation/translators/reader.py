@@ -1,10 +1,6 @@
 """What a native-file reader returns: one contract for the GitHub and the GitLab importer.
 
-Both readers take the file's text and name and return a ``ReaderResult``: the neutral pipeline
-file data, the validated ``Pipeline``, one ``Note`` per construct that did not carry over
-exactly (native paths), and ruamel's round-trip tree for positions. What cannot be read is a
-``PipelineImportError`` naming the file (with line and column where there is one); no other
-exception escapes a reader.
+Only ``PipelineImportError`` escapes a reader.
 """
 
 from __future__ import annotations

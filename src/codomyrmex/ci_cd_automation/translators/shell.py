@@ -1,13 +1,8 @@
 """Shell text the translators generate, and the rewriting of templates in scripts.
 
-This module owns what both targets and the runner share: templates in ``run`` scripts become
-``${NAME}`` references (``script_var`` gives each expression its one name, the same on every
-target) whose values are defined outside the script, so a value is never parsed as shell code;
-and the few snippets the generators add (retry loop, artifact packing, the GitLab prelude),
-plain POSIX shell, quoted, small enough to pass shellcheck (the tests hold them to it).
-Variables a snippet sets for later steps are exported, so a child shell still sees them.
-
-See docs/generators.md.
+A template in a script becomes ``${NAME}`` (``script_var``: one name per expression, on every
+target) defined outside the script, so no value is parsed as shell. The snippets generators add
+are quoted POSIX shell that passes shellcheck. See docs/generators.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Deterministic YAML output for generated files.
+"""Deterministic YAML output for generated files: same data, same bytes.
 
-This module owns the one ruamel dumper of generated files: block style, two-space indentation,
-literal blocks for multi-line strings, keys in the order the translator built them, a header
-comment. ruamel quotes what YAML 1.2 would read as something else; with ``yaml11=True`` every
-string a YAML 1.1 parser (GitLab's Psych) would not read back as the same string is
-single-quoted too, keys included. Same data, same bytes.
+With ``yaml11=True`` every string a YAML 1.1 parser (GitLab's) would not read back as the same
+string is single-quoted. See docs/generators.md.
 """
 
 from __future__ import annotations
