@@ -25,6 +25,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.nodes import ScalarNode
 
+from ..errors import PipelineImportError
 from .diagnostics import Diagnostic
 from .source import key_text
 
@@ -66,6 +67,14 @@ class YamlReadError(Exception):
     def __init__(self, diagnostic: Diagnostic) -> None:
         self.diagnostic = diagnostic
         super().__init__(diagnostic.format())
+
+    def import_error(self) -> PipelineImportError:
+        """The same problem as the one-line error of a native file that cannot be imported."""
+        d = self.diagnostic
+        reason = "; ".join((d.message, *d.hints))
+        if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
+            reason = f"invalid YAML: {reason}"
+        return PipelineImportError(d.file or "<text>", reason, d.line, d.column)
 
 
 class _NameKeyComposer(Composer):

@@ -39,7 +39,7 @@ from .github_steps import (
     run_defaults,
 )
 from .github_words import EVENT_NAMES, RUNNER_LABELS
-from .reader import ReaderResult
+from .reader import NoteLog, ReaderResult
 
 STAGE = "jobs"
 MAX_NODES = 200_000
@@ -140,11 +140,7 @@ def _read_yaml(text: str, name: str) -> tuple[dict[str, Any], Any]:
     try:
         docs, _ = yaml_reader.load(text, name, single=True)
     except YamlReadError as exc:
-        d = exc.diagnostic
-        reason = "; ".join((d.message, *d.hints))
-        if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
-            reason = f"invalid YAML: {reason}"
-        raise PipelineImportError(name, reason, d.line, d.column) from None
+        raise exc.import_error() from None
     tree = docs[0]
     data = _plain(tree)
     if not isinstance(data, dict):
@@ -174,7 +170,8 @@ class _Importer:
     def __init__(self, doc: dict[str, Any], file: str) -> None:
         self.doc = doc
         self.file = file
-        self.notes: dict[tuple[NotePath, str], Note] = {}
+        self.notes = NoteLog(unique=True)
+        self.note = self.notes.add
         # Step parts validation refused: (job id, step index, native part) -> the reason.
         self.forced_parts: dict[tuple[str, int, tuple[str, ...]], str] = {}
         self.forced_fields: set[tuple[str, str]] = set()
@@ -185,22 +182,8 @@ class _Importer:
 
     # --- notes ------------------------------------------------------------------------
 
-    def note(
-        self,
-        path: NotePath,
-        message: str,
-        rule: str,
-        *,
-        renamed_to: str | None = None,
-        kept_verbatim: bool = False,
-    ) -> None:
-        self.notes.setdefault(
-            (path, rule),
-            Note(message, rule, path, renamed_to=renamed_to, kept_verbatim=kept_verbatim),
-        )
-
     def final_notes(self) -> list[Note]:
-        return sorted(self.notes.values(), key=lambda n: (n.where, n.message, n.rule))
+        return sorted(self.notes.items(), key=lambda n: (n.where, n.message, n.rule))
 
     # --- names --------------------------------------------------------------------------
 
@@ -241,7 +224,7 @@ class _Importer:
 
     def build(self) -> dict[str, Any]:
         """The neutral file data, with this round's forced parts in their hatches."""
-        self.notes = {k: v for k, v in self.notes.items() if v.rule == "job-renamed"}
+        self.notes.keep(lambda n: n.rule == "job-renamed")
         self.exprs.secrets = set()
         github: dict[str, Any] = {}
         config: dict[str, Any] = {}

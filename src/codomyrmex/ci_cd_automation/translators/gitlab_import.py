@@ -31,14 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PipelineImportError
-from ..model.notes import Note
-from ..model.notes import Path as NotePath
 from ..model.pipeline import GITLAB_RESERVED_JOB_NAMES, IDENT_PATTERN, RESERVED_VARIABLE_PREFIXES
 from .gitlab import PRELUDE
 from .gitlab_keywords import JobKeywords, flatten
 from .gitlab_resolve import Resolver
 from .gitlab_rules import RuleFolder, try_rules
-from .reader import ReaderResult
+from .reader import NoteLog, ReaderResult
 
 __all__ = ["import_gitlab"]
 
@@ -66,7 +64,8 @@ class _Importer:
         include_resolver: Callable[[str], str | None] | None = None,
     ) -> None:
         self.file = name
-        self.notes: list[Note] = []
+        self.notes = NoteLog()
+        self.note = self.notes.add
         self.hatch: dict[str, Any] = {}
         self.resolver = Resolver(name, base_dir, include_resolver, self.notes, self.hatch)
         self.missing_parents = self.resolver.missing_parents
@@ -75,19 +74,6 @@ class _Importer:
         self.global_variables: dict[str, Any] = {}
         self.dotenv: dict[str, list[str]] = {}  # neutral producer job -> its dotenv keys
         self.doc_jobs: set[str] = set()
-
-    def note(
-        self,
-        path: NotePath,
-        message: str,
-        rule: str,
-        *,
-        renamed_to: str | None = None,
-        kept_verbatim: bool = False,
-    ) -> None:
-        self.notes.append(
-            Note(message, rule, path, renamed_to=renamed_to, kept_verbatim=kept_verbatim)
-        )
 
     def fail(self, reason: str) -> PipelineImportError:
         return PipelineImportError(self.file, reason)
@@ -711,4 +697,4 @@ def import_gitlab(
         reason = first[0] if first else "invalid"
         raise PipelineImportError(name, f"the imported pipeline is not valid: {reason}") from None
     tree = importer.trees[0] if importer.trees else None
-    return ReaderResult(data, importer.notes, tree, pipeline)
+    return ReaderResult(data, importer.notes.items(), tree, pipeline)

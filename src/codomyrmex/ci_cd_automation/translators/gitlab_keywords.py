@@ -26,10 +26,10 @@ from typing import Any
 
 from ..errors import PipelineImportError
 from ..model.durations import compact, parse_duration
-from ..model.notes import Note
 from ..model.notes import Path as NotePath
 from ..model.pipeline import IDENT_PATTERN, JOB_NAME_PATTERN, RESERVED_VARIABLE_PREFIXES
 from .gitlab import RETRY_WHEN
+from .reader import NoteLog
 from .shell import rewrite_unquoted
 
 __all__ = ["JobKeywords", "flatten"]
@@ -56,7 +56,7 @@ class JobKeywords:
     def __init__(
         self,
         file: str,
-        notes: list[Note],
+        notes: NoteLog,
         *,
         names: Mapping[str, str],
         doc_jobs: set[str],
@@ -72,7 +72,7 @@ class JobKeywords:
         self.hatch: dict[str, Any] = {}
 
     def note(self, path: NotePath, message: str, rule: str, *, kept_verbatim: bool = False) -> None:
-        self.notes.append(Note(message, rule, path, kept_verbatim=kept_verbatim))
+        self.notes.add(path, message, rule, kept_verbatim=kept_verbatim)
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of each job keyword this class maps, by keyword."""

@@ -21,6 +21,7 @@ from ..model.notes import Note
 from ..model.notes import Path as NotePath
 from ..model.yaml_reader import YamlReadError, plain_scalar
 from .merge import deep_merge
+from .reader import NoteLog
 
 MAX_INCLUDE_DEPTH = 100  # GitLab's limit on nested includes ("include", limits)
 MAX_EXTENDS_DEPTH = 11  # GitLab: "up to eleven levels of inheritance"
@@ -38,7 +39,7 @@ class Reference:
 
 
 def parse_document(
-    text: str, file: str, notes: list[Note] | None = None, trees: list[Any] | None = None
+    text: str, file: str, notes: NoteLog | None = None, trees: list[Any] | None = None
 ) -> Any:
     """The configuration document of a GitLab CI file as plain data (``Reference`` for
     ``!reference``), duplicate keys resolved as GitLab does; a ``spec:`` header document is
@@ -46,10 +47,10 @@ def parse_document(
     try:
         yaml, nodes = yaml_reader.compose(text, file)
         for node in nodes:
-            _last_key_wins(node, file, notes if notes is not None else [], set())
+            _last_key_wins(node, file, notes if notes is not None else NoteLog(), set())
         docs = [yaml_reader.construct(yaml, node, file) for node in nodes]
     except YamlReadError as exc:
-        raise _yaml_error(file, exc) from None
+        raise exc.import_error() from None
     if trees is not None and docs:
         trees.append(docs[-1])
     if len(docs) == 2 and isinstance(docs[0], dict) and set(docs[0]) == {"spec"}:
@@ -63,18 +64,10 @@ def parse_document(
     return _plain(docs[0], file, 0) if docs else None
 
 
-def _yaml_error(file: str, exc: YamlReadError) -> PipelineImportError:
-    d = exc.diagnostic
-    reason = "; ".join((d.message, *d.hints))
-    if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
-        reason = f"invalid YAML: {reason}"
-    return PipelineImportError(file, reason, line=d.line, column=d.column)
-
-
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _last_key_wins(node: Any, file: str, notes: list[Note], seen: set[int]) -> None:
+def _last_key_wins(node: Any, file: str, notes: NoteLog, seen: set[int]) -> None:
     """Read duplicate keys as GitLab's YAML parser (Ruby Psych) does: the last one wins.
 
     ruamel keeps the first and refuses a second ``<<`` merge key outright. Several ``<<``
@@ -159,13 +152,13 @@ class Resolver:
     file: str
     base_dir: Path | None
     include_resolver: Callable[[str], str | None] | None = None
-    notes: list[Note] = field(default_factory=list)
+    notes: NoteLog = field(default_factory=NoteLog)
     hatch: dict[str, Any] = field(default_factory=dict)
     missing_parents: dict[str, list[str]] = field(default_factory=dict)
     trees: list[Any] = field(default_factory=list)  # the main file's round-trip tree
 
     def note(self, path: NotePath, message: str, rule: str, *, kept_verbatim: bool = False) -> None:
-        self.notes.append(Note(message, rule, path, kept_verbatim=kept_verbatim))
+        self.notes.add(path, message, rule, kept_verbatim=kept_verbatim)
 
     def fail(self, reason: str) -> PipelineImportError:
         return PipelineImportError(self.file, reason)

@@ -240,11 +240,7 @@ def _top_level(text: str, name: str) -> Any:
     try:
         docs, _ = yaml_reader.load(text, name, allow_duplicate_keys=True)
     except YamlReadError as exc:
-        d = exc.diagnostic
-        reason = "; ".join((d.message, *d.hints))
-        if d.rule == "yaml-syntax" and not reason.startswith("nesting"):
-            reason = f"invalid YAML: {reason}"
-        raise PipelineImportError(name, reason, line=d.line, column=d.column) from None
+        raise exc.import_error() from None
     return next((d for d in reversed(docs) if isinstance(d, dict)), docs[0] if docs else None)
 
 
