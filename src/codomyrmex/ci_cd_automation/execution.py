@@ -102,7 +102,7 @@ def run_pipeline(
         **unknown: refused: a misspelt keyword is an error, not silently ignored.
 
     Returns:
-        SPEC.md's dictionary (``status``, ``pipeline_id``, ``execution_time``,
+        The result dictionary (``status``, ``pipeline_id``, ``execution_time``,
         ``stages_completed``, ``stages_total``, ``artifacts``, ``reports``) plus ``run_id``
         and ``jobs`` (one entry per job instance): ``RunResult.as_dict()``.
 

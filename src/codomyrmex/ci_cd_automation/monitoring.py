@@ -72,7 +72,7 @@ def monitor_pipeline_health(pipeline_id: str, **kwargs: Any) -> dict[str, Any]:
         now: the current aware time (tests).
 
     Returns:
-        SPEC.md's dict: ``pipeline_id``, ``status``, ``health_score``, ``current_stage``,
+        A dictionary: ``pipeline_id``, ``status``, ``health_score``, ``current_stage``,
         ``progress_percentage``, ``metrics``, ``alerts``.
 
     Raises:

@@ -138,7 +138,7 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class RemoteJob:
-    """One job of a provider run, normalised (DESIGN.md: the ``JobRun`` shape).
+    """One job of a provider run, normalised to the shape every backend reports.
 
     Attributes:
         provider_job_id: the provider's id of this job (attempt) as text.

@@ -185,7 +185,7 @@ class RunResult(Generic[Report]):
         return self.status in ("failed", "cancelled")
 
     def as_dict(self) -> dict[str, Any]:
-        """SPEC.md's ``run_pipeline`` dictionary plus ``run_id`` and ``jobs``."""
+        """The ``run_pipeline`` result dictionary, ``run_id`` and ``jobs`` included."""
         return {
             "status": self.status,
             "pipeline_id": self.pipeline_id,

@@ -619,7 +619,7 @@ class PipelineSpec(StrictModel):
 
 
 class Pipeline(PipelineSpec):
-    """A pipeline as the API hands it out (SPEC.md "Pipeline"): the spec plus identity."""
+    """A pipeline as the API hands it out: the spec plus identity (id, created_at, status)."""
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
