@@ -9,21 +9,14 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    MappingStartEvent,
-    NodeEvent,
-    ScalarEvent,
-)
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.events import AliasEvent, ScalarEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import PipelineImportError
 from .diagnostics import Diagnostic
@@ -59,6 +52,7 @@ _RETAGGED_KEYS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null", "timestamp")
 )
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class YamlReadError(Exception):
@@ -77,25 +71,163 @@ class YamlReadError(Exception):
         return PipelineImportError(d.file or "<text>", reason, d.line, d.column)
 
 
-class _NameKeyComposer(Composer):
-    """Mapping keys are names: a plain ``1``, ``true`` or ``3.10`` key is kept as the text
-    written, so ``1`` and ``true`` stay two keys and ``NULL`` stays ``NULL``."""
+class _BoundedComposer(Composer):
+    """ruamel's composer, measuring as it goes what the aliases would expand to.
 
-    def compose_mapping_node(self, anchor: Any) -> Any:
-        node = super().compose_mapping_node(anchor)
-        for key, _value in node.value:
-            if isinstance(key, ScalarNode) and key.style is None and key.tag in _RETAGGED_KEYS:
-                key.tag = _STR_TAG
+    Aliases stay shared nodes while composing, so a bomb costs no memory here; every node's
+    expanded size and height are computed once, bottom-up, and each alias adds its anchor's.
+    What is unsafe to build raises ``YamlReadError`` at the event that makes it so; with
+    ``strict`` duplicate keys, unsupported tags and non-scalar keys are collected. With
+    ``names_as_keys`` a plain ``1``, ``true`` or ``3.10`` key is kept as the text written.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.name: str = getattr(loader, "cicd_name", "<text>")
+        self.strict: bool = getattr(loader, "cicd_strict", False)
+        self.names_as_keys: bool = getattr(loader, "cicd_names_as_keys", False)
+        self.problems: list[Diagnostic] = []
+        self.total = self.unique = 0
+        self.biggest: tuple[int, Any] | None = None  # the alias that expands most, and where
+        self._measure: dict[int, tuple[int, int]] = {}  # id(node) -> expanded size, height
+        self._open: list[str | None] = []  # anchors of the collections being composed
+
+    def _diag(self, message: str, rule: str, mark: Any, hints: tuple[str, ...] = ()) -> Diagnostic:
+        line, column = mark.line + 1, mark.column + 1
+        return Diagnostic(message, rule, file=self.name, line=line, column=column, hints=hints)
+
+    def _bomb(self, count: int, mark: Any) -> YamlReadError:
+        return YamlReadError(
+            self._diag(
+                f"aliases expand this file to more than {count} nodes",
+                "yaml-alias-bomb",
+                mark,
+                ("is this an alias bomb? write the repeated parts out, or reuse fewer of them",),
+            )
+        )
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            return self._alias(event, super().compose_node(parent, index))
+        if self.strict and event.tag is not None and str(event.tag) not in _PLAIN_TAGS:
+            shown = str(event.tag).replace("tag:yaml.org,2002:", "!!")
+            self.problems.append(
+                self._diag(
+                    f'unsupported YAML tag "{shown}"',
+                    "yaml-tag",
+                    event.start_mark,
+                    ("pipeline files use plain strings, numbers, lists and mappings",),
+                )
+            )
+        self.total += 1
+        self.unique += 1
+        if isinstance(event, ScalarEvent):
+            node = super().compose_node(parent, index)
+            self._measure[id(node)] = (1, 1)
+            return node
+        self._open.append(event.anchor)
+        if len(self._open) > MAX_DEPTH:
+            message = f"nesting is deeper than {MAX_DEPTH} levels"
+            raise YamlReadError(self._diag(message, "yaml-syntax", event.start_mark))
+        node = super().compose_node(parent, index)
+        self._open.pop()
+        children = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, MappingNode)
+            else list(node.value)
+        )
+        measures = [self._measure.get(id(child), (1, 1)) for child in children]
+        self._measure[id(node)] = (
+            1 + sum(size for size, _ in measures),
+            1 + max((height for _, height in measures), default=0),
+        )
+        if isinstance(node, MappingNode):
+            self._check_keys(node)
         return node
 
+    def _alias(self, event: Any, node: Any) -> Any:
+        mark = event.start_mark
+        if event.anchor in self._open:
+            raise YamlReadError(
+                self._diag(
+                    f'alias "*{event.anchor}" refers to a node that contains it',
+                    "yaml-alias-bomb",
+                    mark,
+                    ("a recursive structure cannot be a pipeline",),
+                )
+            )
+        size, height = self._measure.get(id(node), (1, 1))
+        self.total += size
+        if len(self._open) + height > MAX_EXPANDED_DEPTH:
+            raise YamlReadError(
+                self._diag(
+                    f"aliases nest this file deeper than {MAX_EXPANDED_DEPTH} levels",
+                    "yaml-alias-bomb",
+                    mark,
+                    ("write the repeated parts out, or reuse fewer of them",),
+                )
+            )
+        if self.biggest is None or size > self.biggest[0]:
+            self.biggest = (size, mark)
+        if self.total > MAX_EXPANDED_NODES:
+            raise self._bomb(MAX_EXPANDED_NODES, mark)
+        return node
 
-def round_trip_yaml(*, allow_duplicate_keys: bool = False, names_as_keys: bool = False) -> YAML:
-    """ruamel's round-trip reader (every node keeps its line and column)."""
-    yaml = YAML(typ="rt")
+    def _check_keys(self, node: MappingNode) -> None:
+        seen: dict[str, int] = {}
+        for key, _value in node.value:
+            if not isinstance(key, ScalarNode):
+                if self.strict and isinstance(key, MappingNode | SequenceNode):
+                    found = "a mapping" if isinstance(key, MappingNode) else "a list"
+                    message = f"a mapping key must be a string, found {found}"
+                    self.problems.append(self._diag(message, "wrong-type", key.start_mark))
+                continue
+            if self.names_as_keys and key.style is None and key.tag in _RETAGGED_KEYS:
+                key.tag = _STR_TAG
+            if not self.strict or key.tag == _MERGE_TAG:
+                continue
+            text = str(key.value)
+            if text in seen:
+                self.problems.append(
+                    self._diag(
+                        f'duplicate key "{text}" (first defined on line {seen[text]})',
+                        "yaml-duplicate-key",
+                        key.start_mark,
+                    )
+                )
+            else:
+                seen[text] = key.start_mark.line + 1
+
+    def finish(self) -> None:
+        """The whole stream is composed: refuse it if aliases blew it up out of proportion."""
+        if self.biggest is not None and self.total > MAX_EXPANSION_FACTOR * max(self.unique, 1000):
+            raise self._bomb(self.total, self.biggest[1])
+
+
+def round_trip_yaml(
+    name: str = "<text>",
+    *,
+    allow_duplicate_keys: bool = False,
+    names_as_keys: bool = False,
+    strict: bool = False,
+) -> YAML:
+    """ruamel's round-trip reader (every node keeps its line and column), bounded."""
+    yaml = _ReaderYAML(typ="rt")
     yaml.allow_duplicate_keys = allow_duplicate_keys
-    if names_as_keys:
-        yaml.Composer = _NameKeyComposer
+    yaml.Composer = _BoundedComposer
+    yaml.cicd_name = name
+    yaml.cicd_strict = strict
+    yaml.cicd_names_as_keys = names_as_keys
     return yaml
+
+
+class _ReaderYAML(YAML):
+    """ruamel's reader, carrying what the bounded composer reads from it."""
+
+    cicd_name: str
+    cicd_strict: bool
+    cicd_names_as_keys: bool
 
 
 def load(
@@ -107,29 +239,48 @@ def load(
     strict: bool = False,
     single: bool = False,
 ) -> tuple[list[Any], list[Diagnostic]]:
-    """Every document of ``text`` as round-trip trees, after ``scan``.
+    """Every document of ``text`` as round-trip trees, within the limits.
 
     ``strict`` also reports duplicate keys, unsupported tags and non-scalar keys (returned,
     not raised, so a caller can list them all; the documents are then not built). ``single``
     refuses a stream of several documents. Raises ``YamlReadError``.
     """
     text = text.removeprefix("\ufeff")
-    yaml = round_trip_yaml(allow_duplicate_keys=allow_duplicate_keys, names_as_keys=names_as_keys)
-    problems = scan(text, name, strict=strict)
+    yaml = round_trip_yaml(
+        name, allow_duplicate_keys=allow_duplicate_keys, names_as_keys=names_as_keys, strict=strict
+    )
+    nodes = _compose(yaml, text, name)
+    if single and len(nodes) > 1:
+        # ruamel's own wording and place for the second document.
+        _guarded(lambda: yaml.load(text), name)
+    problems = yaml.composer.problems
     if problems:
         return [], problems
-    if single:
-        return [_guarded(lambda: yaml.load(text), name)], problems
-    return _guarded(lambda: list(yaml.load_all(text)), name), problems
+    if single and not nodes:
+        return [None], problems  # an empty file is one empty document
+    return [construct(yaml, node, name) for node in nodes], problems
+
+
+def scan(text: str, name: str, *, strict: bool = False) -> list[Diagnostic]:
+    """Read ``text`` as far as composing, within the limits, and return what ``strict``
+    reading refuses (nothing is built). Raises ``YamlReadError``."""
+    yaml = round_trip_yaml(name, allow_duplicate_keys=True, strict=strict)
+    _compose(yaml, text.removeprefix("\ufeff"), name)
+    problems: list[Diagnostic] = yaml.composer.problems
+    return problems
 
 
 def compose(text: str, name: str) -> tuple[YAML, list[Any]]:
-    """The node graphs of every document (duplicate keys kept for the caller), after ``scan``;
-    build each with ``yaml.constructor.construct_document(node)``. Raises ``YamlReadError``."""
-    text = text.removeprefix("\ufeff")
-    yaml = round_trip_yaml(allow_duplicate_keys=True)
-    scan(text, name)
-    return yaml, _guarded(lambda: list(yaml.compose_all(text)), name)
+    """The node graphs of every document (duplicate keys kept for the caller), within the
+    limits; build each with ``construct``. Raises ``YamlReadError``."""
+    yaml = round_trip_yaml(name, allow_duplicate_keys=True)
+    return yaml, _compose(yaml, text.removeprefix("\ufeff"), name)
+
+
+def _compose(yaml: YAML, text: str, name: str) -> list[Any]:
+    nodes: list[Any] = _guarded(lambda: list(yaml.compose_all(text)), name)
+    yaml.composer.finish()
+    return nodes
 
 
 def construct(yaml: YAML, node: Any, name: str) -> Any:
@@ -217,147 +368,6 @@ def parse_diagnostic(exc: MarkedYAMLError, name: str) -> Diagnostic:
     line, column = mark.line + 1, mark.column + 1
     hints = (hint,) if hint else ()
     return Diagnostic(problem, rule, file=name, line=line, column=column, hints=hints)
-
-
-# --- the event pass -------------------------------------------------------------------
-
-
-@dataclass
-class _Frame:
-    """An open mapping or sequence while scanning events."""
-
-    mapping: bool
-    anchor: str | None
-    size: int = 1
-    height: int = 1  # levels of the expanded subtree, this node included
-    expect_key: bool = True
-    keys: dict[str, int] = field(default_factory=dict)
-
-
-def scan(text: str, name: str, *, strict: bool = False) -> list[Diagnostic]:
-    """Walk the events of ``text``; raise on what is unsafe to build, return the rest.
-
-    Raised (``YamlReadError``, nothing else is read): nesting deeper than ``MAX_DEPTH``, an
-    alias inside the node it names, an expansion past the size or depth limits, a parse
-    error. Returned when ``strict``: duplicate keys, unsupported tags, keys that are
-    mappings or lists.
-    """
-    yaml = YAML(typ="rt")
-    stack: list[_Frame] = []
-    anchors: dict[str, tuple[int, int]] = {}  # expanded size and height of anchored nodes
-    total = unique = 0
-    biggest: tuple[int, Any] | None = None  # the alias that expands most, and where it is
-    problems: list[Diagnostic] = []
-
-    def diag(message: str, rule: str, mark: Any, hints: tuple[str, ...] = ()) -> Diagnostic:
-        return Diagnostic(
-            message, rule, file=name, line=mark.line + 1, column=mark.column + 1, hints=hints
-        )
-
-    def fail(message: str, rule: str, mark: Any, hints: tuple[str, ...] = ()) -> YamlReadError:
-        return YamlReadError(diag(message, rule, mark, hints))
-
-    def bomb(count: int, mark: Any) -> YamlReadError:
-        return fail(
-            f"aliases expand this file to more than {count} nodes",
-            "yaml-alias-bomb",
-            mark,
-            ("is this an alias bomb? write the repeated parts out, or reuse fewer of them",),
-        )
-
-    def close(size: int, height: int) -> None:
-        if stack:
-            stack[-1].size += size
-            stack[-1].height = max(stack[-1].height, height + 1)
-
-    events = iter(yaml.parse(text))
-    while True:
-        try:
-            event = next(events)
-        except StopIteration:
-            break
-        except MarkedYAMLError as exc:
-            raise YamlReadError(parse_diagnostic(exc, name)) from None
-        except YAMLError as exc:
-            message = _clean(_first_line(str(exc)))
-            diagnostic = Diagnostic(message, "yaml-syntax", file=name, line=1, column=1)
-            raise YamlReadError(diagnostic) from None
-        if not isinstance(event, NodeEvent | CollectionEndEvent):
-            continue
-        if isinstance(event, CollectionEndEvent):
-            frame = stack.pop()
-            if frame.anchor is not None:
-                anchors[frame.anchor] = (frame.size, frame.height)
-            close(frame.size, frame.height)
-            continue
-        parent = stack[-1] if stack else None
-        is_key = parent is not None and parent.mapping and parent.expect_key
-        if parent is not None and parent.mapping:
-            parent.expect_key = not parent.expect_key
-        mark = event.start_mark
-        if isinstance(event, AliasEvent):
-            if any(f.anchor == event.anchor for f in stack):
-                raise fail(
-                    f'alias "*{event.anchor}" refers to a node that contains it',
-                    "yaml-alias-bomb",
-                    mark,
-                    ("a recursive structure cannot be a pipeline",),
-                )
-            size, height = anchors.get(event.anchor, (1, 1))
-            total += size
-            if len(stack) + height > MAX_EXPANDED_DEPTH:
-                raise fail(
-                    f"aliases nest this file deeper than {MAX_EXPANDED_DEPTH} levels",
-                    "yaml-alias-bomb",
-                    mark,
-                    ("write the repeated parts out, or reuse fewer of them",),
-                )
-            close(size, height)
-            if biggest is None or size > biggest[0]:
-                biggest = (size, mark)
-            if total > MAX_EXPANDED_NODES:
-                raise bomb(MAX_EXPANDED_NODES, mark)
-            continue
-        tag = getattr(event, "tag", None)
-        if strict and tag is not None and str(tag) not in _PLAIN_TAGS:
-            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
-            problems.append(
-                diag(
-                    f'unsupported YAML tag "{shown}"',
-                    "yaml-tag",
-                    mark,
-                    ("pipeline files use plain strings, numbers, lists and mappings",),
-                )
-            )
-        total += 1
-        unique += 1
-        if isinstance(event, ScalarEvent):
-            if event.anchor is not None:
-                anchors[event.anchor] = (1, 1)
-            close(1, 1)
-            if strict and is_key and parent is not None:
-                key = str(event.value)
-                if key in parent.keys:
-                    problems.append(
-                        diag(
-                            f'duplicate key "{key}" (first defined on line {parent.keys[key]})',
-                            "yaml-duplicate-key",
-                            mark,
-                        )
-                    )
-                else:
-                    parent.keys[key] = mark.line + 1
-            continue
-        if strict and is_key:
-            found = "a mapping" if isinstance(event, MappingStartEvent) else "a list"
-            message = f"a mapping key must be a string, found {found}"
-            problems.append(diag(message, "wrong-type", mark))
-        stack.append(_Frame(mapping=isinstance(event, MappingStartEvent), anchor=event.anchor))
-        if len(stack) > MAX_DEPTH:
-            raise fail(f"nesting is deeper than {MAX_DEPTH} levels", "yaml-syntax", mark)
-    if biggest is not None and total > MAX_EXPANSION_FACTOR * max(unique, 1000):
-        raise bomb(total, biggest[1])
-    return problems
 
 
 # --- plain data -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from ..model.conditions import trigger_reason, when_reason
+from ..model.conditions import trigger_holds, when_holds
 from ..model.patterns import escape_glob, example, glob_matches, regex_glob
 from ..model.pipeline import (
     IDENT_PATTERN,
@@ -356,7 +356,7 @@ def _when_model(when: dict[str, Any], paths: list[str] | None) -> When | None:
 
 def _when_holds(when: When, env: Mapping[str, Any], lists: Sequence[Sequence[str]]) -> bool:
     """A neutral ``when``'s filters on a GitLab pipeline (``model.conditions``)."""
-    return when_reason(when, _Facts(env, lists), env) is None
+    return when_holds(when, _Facts(env, lists), env)
 
 
 def _when_parts(conjunction: list[_Atom]) -> dict[str, Any] | None:
@@ -492,7 +492,7 @@ def _triggers_model(triggers: dict[str, Any]) -> PipelineConfig:
 
 def _triggers_hold(config: PipelineConfig, env: Mapping[str, Any]) -> bool:
     """Neutral triggers on a GitLab pipeline (``model.conditions``)."""
-    return trigger_reason(config, _Facts(env)) is None
+    return trigger_holds(config, _Facts(env))
 
 
 def _workflow_triggers(conjunctions: list[list[_Atom]]) -> dict[str, Any]:
