@@ -226,7 +226,7 @@ def _included_by_others(texts: dict[Path, str]) -> dict[Path, str]:
 def _include_refs(text: str) -> list[str]:
     """Local include paths a GitLab file names (GitLab's forms: a string, a list, ``local:``)."""
     try:
-        docs, _ = yaml_reader.load(text, "<include>", allow_duplicate_keys=True)
+        docs, _ = yaml_reader.load(text, "<include>", allow_duplicate_keys=True, positions=False)
     except YamlReadError:  # the file's own audit reports its YAML problem
         return []
     doc = docs[-1] if docs else None

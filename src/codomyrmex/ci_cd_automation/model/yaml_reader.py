@@ -123,9 +123,7 @@ class _BoundedComposer(Composer):
         self.total += 1
         self.unique += 1
         if isinstance(event, ScalarEvent):
-            node = super().compose_node(parent, index)
-            self._measure[id(node)] = (1, 1)
-            return node
+            return super().compose_node(parent, index)  # size 1, height 1: the default
         self._open.append(event.anchor)
         if len(self._open) > MAX_DEPTH:
             message = f"nesting is deeper than {MAX_DEPTH} levels"
@@ -211,9 +209,11 @@ def round_trip_yaml(
     allow_duplicate_keys: bool = False,
     names_as_keys: bool = False,
     strict: bool = False,
+    positions: bool = True,
 ) -> YAML:
-    """ruamel's round-trip reader (every node keeps its line and column), bounded."""
-    yaml = _ReaderYAML(typ="rt")
+    """ruamel's round-trip reader (every node keeps its line and column), bounded; without
+    ``positions``, the faster safe reader (plain dicts and lists)."""
+    yaml = _ReaderYAML(typ="rt") if positions else _ReaderYAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = allow_duplicate_keys
     yaml.Composer = _BoundedComposer
     yaml.cicd_name = name
@@ -238,8 +238,10 @@ def load(
     names_as_keys: bool = False,
     strict: bool = False,
     single: bool = False,
+    positions: bool = True,
 ) -> tuple[list[Any], list[Diagnostic]]:
-    """Every document of ``text`` as round-trip trees, within the limits.
+    """Every document of ``text`` as round-trip trees, within the limits (plain data, read
+    faster, without ``positions``).
 
     ``strict`` also reports duplicate keys, unsupported tags and non-scalar keys (returned,
     not raised, so a caller can list them all; the documents are then not built). ``single``
@@ -247,7 +249,11 @@ def load(
     """
     text = text.removeprefix("\ufeff")
     yaml = round_trip_yaml(
-        name, allow_duplicate_keys=allow_duplicate_keys, names_as_keys=names_as_keys, strict=strict
+        name,
+        allow_duplicate_keys=allow_duplicate_keys,
+        names_as_keys=names_as_keys,
+        strict=strict,
+        positions=positions,
     )
     nodes = _compose(yaml, text, name)
     if single and len(nodes) > 1:
