@@ -34,7 +34,7 @@ statuses, gitlab-ci-local's closing PASS lines, act's ``jobResult`` records): a 
 of failing jobs measures nothing. A tool that fails a workload is reported with the tail of
 its output, is not run on that workload again, and makes the script exit 1.
 
-Goals (issue #4): the faster peer takes at least 5x as long as ``cicd run`` on ``dag`` and
+Goals: the faster peer takes at least 5x as long as ``cicd run`` on ``dag`` and
 ``chain``; per-job overhead under 10 ms, defined as (wall of ``chain`` - wall of ``one``)
 / 49; on ``sleep-dag`` the wall time within 10% of the critical path.
 
