@@ -31,7 +31,8 @@ _GLOB_SPECIAL = frozenset("*?\\")
 _PLAIN = frozenset("-_/@,:=%~")
 
 
-def _tokens(pattern: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=4096)
+def _tokens(pattern: str) -> tuple[tuple[str, str], ...]:
     """``(kind, text)`` pieces: ``**/``, ``**``, ``*``, ``?`` or ``lit`` (one character)."""
     out: list[tuple[str, str]] = []
     i = 0
@@ -51,7 +52,7 @@ def _tokens(pattern: str) -> list[tuple[str, str]]:
         else:
             out.append(("lit", pattern[i]))
             i += 1
-    return out
+    return tuple(out)
 
 
 _REGEX = {"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}

@@ -480,6 +480,7 @@ class _Importer:
         """Every job key but ``steps``: its neutral field, or verbatim in the job's hatch."""
         path: NotePath = ("jobs", job_id)
         forced = {f for j, f in self.forced_fields if j == job_id}
+        forced_native = forced_keys(forced)
 
         def keep(key: str, why: str, rule: str, verbatim: bool = True) -> None:
             hatch[key] = self.exprs.native(job[key], scope, expression=key == "if")
@@ -498,12 +499,12 @@ class _Importer:
         for key, val in job.items():
             if key in ("steps", "strategy", "needs"):
                 continue
-            if key == "env" and isinstance(val, dict) and "env" not in forced_keys(forced):
+            if key == "env" and isinstance(val, dict) and "env" not in forced_native:
                 self.job_env(job_id, val, out, hatch, scope)
                 continue
             if key == "defaults" and defaults_run(val) is not None:
                 continue
-            done = key not in forced_keys(forced) and self.job_field(key, val, out, scope, job_id)
+            done = key not in forced_native and self.job_field(key, val, out, scope, job_id)
             if not done and key in _JOB_KEY_NOTES:
                 keep(key, *_JOB_KEY_NOTES[key], verbatim=False)
             elif not done:

@@ -311,11 +311,11 @@ def scenarios(
 @dataclass(frozen=True)
 class _Facts:
     """One imagined GitLab pipeline's CI facts as the neutral conditions read them (an
-    ``Occasion``). ``changes`` lists the rules' ``changes`` patterns; whether a changed file
+    ``Occasion``). ``lists`` numbers the rules' ``changes`` patterns; whether a changed file
     matches list ``i`` is the scenario's flag ``changes#i``."""
 
     env: Mapping[str, Any]
-    lists: Sequence[Sequence[str]] = ()
+    lists: Mapping[tuple[str, ...], int] = field(default_factory=dict)
 
     @property
     def event(self) -> Event | None:
@@ -339,8 +339,7 @@ class _Facts:
         return False
 
     def changes(self, patterns: Sequence[str]) -> bool:
-        index = [list(p) for p in self.lists].index(list(patterns))
-        return bool(self.env.get(f"changes#{index}"))
+        return bool(self.env.get(f"changes#{self.lists[tuple(patterns)]}"))
 
     def describe(self) -> str:
         return f"{self.env.get(SOURCE)} pipeline"
@@ -356,7 +355,11 @@ def _when_model(when: dict[str, Any], paths: list[str] | None) -> When | None:
 
 def _when_holds(when: When, env: Mapping[str, Any], lists: Sequence[Sequence[str]]) -> bool:
     """A neutral ``when``'s filters on a GitLab pipeline (``model.conditions``)."""
-    return when_holds(when, _Facts(env, lists), env)
+    return when_holds(when, _Facts(env, _numbered(lists)), env)
+
+
+def _numbered(lists: Sequence[Sequence[str]]) -> dict[tuple[str, ...], int]:
+    return {tuple(patterns): i for i, patterns in enumerate(lists)}
 
 
 def _when_parts(conjunction: list[_Atom]) -> dict[str, Any] | None:
@@ -642,11 +645,13 @@ class RuleFolder:
                 e for e in scenarios([*trees], len(lists), [*globs, "**"]) if self.pipeline_runs(e)
             ]
             wanted = [outcome(rules, env) for env in envs]
+            numbered = _numbered(lists)
+            facts = [_Facts(env, numbered) for env in envs]
             for candidate in _variants(when):
                 model = _when_model(candidate, None if paths is None else lists[paths])
                 if model is None:
                     continue
-                got = [status if _when_holds(model, env, lists) else None for env in envs]
+                got = [status if when_holds(model, f, f.env) else None for f in facts]
                 if got == wanted:
                     when = candidate
                     break
